@@ -105,7 +105,8 @@ node_path(const struct cnode *n, const char *key, char *buf, size_t size)
 		if (chain[k]->key) {
 			if (buf[0])
 				append_clean(buf, size, ".", 1);
-			append_clean(buf, size, chain[k]->key, CONFIG_KEY_LEN_MAX);
+			append_clean(buf, size, chain[k]->key[0] ? chain[k]->key : "\"\"",
+				     CONFIG_KEY_LEN_MAX);
 		} else {
 			snprintf(idx, sizeof(idx), "[%u]", chain[k]->index);
 			append_clean(buf, size, idx, sizeof(idx));
@@ -1466,7 +1467,7 @@ config_parse(const char *name, const char *basedir, const char *data, size_t len
 		memcpy(cfg, &c.w->cfg, sizeof(*cfg));
 	}
 	tree_free(&c);
-	explicit_bzero(c.w, sizeof(*c.w));
+	explicit_bzero(c.w->cfg.key, sizeof(c.w->cfg.key));
 	free(c.w);
 	return rc;
 }

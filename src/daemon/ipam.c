@@ -615,6 +615,36 @@ count_moved_chunks(struct ipam *ipam, uint64_t *total)
 	return moved;
 }
 
+/* A member finished its hand-off of an epoch we have not reached yet: keep that. */
+void
+ipam_early_done_note(struct ipam *ipam, const char *id, uint64_t epoch)
+{
+	unsigned free_slot = UEIP_MEMBERS_MAX;
+
+	for (unsigned i = 0; i < UEIP_MEMBERS_MAX; i++) {
+		if (strcmp(ipam->early_done_id[i], id) == 0) {
+			ipam->early_done_epoch[i] = epoch;
+			return;
+		}
+		if (!ipam->early_done_id[i][0] && free_slot == UEIP_MEMBERS_MAX)
+			free_slot = i;
+	}
+	if (free_slot < UEIP_MEMBERS_MAX) {
+		snprintf(ipam->early_done_id[free_slot], UEIP_MEMBER_ID_MAX, "%s", id);
+		ipam->early_done_epoch[free_slot] = epoch;
+	}
+}
+
+static void
+early_done_apply(struct ipam *ipam)
+{
+	for (unsigned i = 0; i < UEIP_MEMBERS_MAX; i++) {
+		int idx = ueip_membership_find(&ipam->prev, ipam->early_done_id[i]);
+		if (ipam->early_done_id[i][0] && ipam->early_done_epoch[i] == ipam->cur.epoch && idx >= 0)
+			ipam->settled |= 1u << idx;
+	}
+}
+
 /* Switch to membership m (epoch change). Old owners hand their moving chunks over. */
 void
 ipam_apply_membership(struct ipam *ipam, const struct ueip_membership *m,
@@ -629,6 +659,7 @@ ipam_apply_membership(struct ipam *ipam, const struct ueip_membership *m,
 	ipam->settled = ipam->self_prev >= 0 ? 1u << ipam->self_prev : 0;
 	ipam->handoff_done_sent = 0;
 	ipam->handoff_started_ms = ipam_now(ipam);
+	early_done_apply(ipam);
 	ueip_map_deinit(&ipam->handed);
 	memset(ipam->fence_conn, 0, sizeof(ipam->fence_conn));
 	ipam->stats.moved_chunks = count_moved_chunks(ipam, &ipam->stats.total_chunks);

@@ -91,6 +91,9 @@ struct ipam {
 	struct handoff_out *hout;
 	unsigned nhout, hout_cap;
 	int handoff_done_sent;
+	/* HANDOFF_DONE that arrived before we reached its epoch: member id -> epoch */
+	char early_done_id[UEIP_MEMBERS_MAX][UEIP_MEMBER_ID_MAX];
+	uint64_t early_done_epoch[UEIP_MEMBERS_MAX];
 
 	struct ueip_pool *pools[UEIP_POOLS_MAX];
 	unsigned npools;
@@ -140,6 +143,7 @@ int ipam_member_up(struct ipam *ipam, const char *id);
 void ipam_apply_membership(struct ipam *ipam, const struct ueip_membership *m,
 			   char addrs[][UEIP_HOSTPORT_MAX], int from_store);
 void ipam_membership_save(struct ipam *ipam);
+void ipam_early_done_note(struct ipam *ipam, const char *id, uint64_t epoch);
 
 /* ipam_set.c */
 void ipam_recovery_start(struct ipam *ipam, int audit, ipam_done_fn *done, void *ctx);

@@ -1144,6 +1144,10 @@ handle_handoff_done(struct ipam *ipam, struct setpeer *peer, struct ueip_setmsg 
 {
 	int idx;
 
+	if (m->epoch > ipam->cur.epoch) {
+		ipam_early_done_note(ipam, setpeer_id(peer), m->epoch);
+		return;
+	}
 	if (!ipam->handoff_active || m->epoch != ipam->cur.epoch)
 		return;
 	if ((idx = ueip_membership_find(&ipam->prev, setpeer_id(peer))) < 0)
