@@ -28,6 +28,9 @@ struct pending {
 	uint32_t chunk;			/* HANDOFF */
 	unsigned waiting;		/* MEMBERS: answers still due */
 	json_t *result;			/* MEMBERS: answer being built */
+	unsigned ntargets;		/* MEMBERS: every other member, old and new */
+	char targets[2 * UEIP_MEMBERS_MAX][UEIP_MEMBER_ID_MAX];
+	uint8_t target_state[2 * UEIP_MEMBERS_MAX];	/* enum members_target */
 };
 
 struct outbox_entry {

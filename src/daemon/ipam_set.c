@@ -778,31 +778,45 @@ members_from_args(json_t *args, struct ueip_membership *m, char addrs[][UEIP_HOS
 	return 0;
 }
 
-struct members_send {
-	struct ipam *ipam;
-	struct pending *p;
-};
+enum members_target { TARGET_UNSENT, TARGET_SENT, TARGET_ACKED, TARGET_REFUSED };
 
 static void
-members_send_one(struct setpeer *peer, void *arg)
+members_target_add(struct setpeer *peer, void *arg)
 {
-	struct members_send *ms = arg;
-	json_t *unreached = json_object_get(ms->p->result, "unreached");
+	struct pending *p = arg;
 
-	if (send_members(ms->ipam, peer, ms->p->req_id) == 0)
-		ms->p->waiting++;
-	else
-		json_array_append_new(unreached, json_string(setpeer_id(peer)));
+	if (p->ntargets == 2 * UEIP_MEMBERS_MAX)
+		return;
+	snprintf(p->targets[p->ntargets], UEIP_MEMBER_ID_MAX, "%s", setpeer_id(peer));
+	p->target_state[p->ntargets++] = TARGET_UNSENT;
+	p->waiting++;
+}
+
+/* Send the new membership to every target whose connection is up (others: when it comes up). */
+static void
+members_send_pending(struct ipam *ipam, struct pending *p)
+{
+	for (unsigned i = 0; i < p->ntargets; i++) {
+		struct setpeer *peer = setnet_peer_find(ipam->net, p->targets[i]);
+		if (p->target_state[i] == TARGET_UNSENT && peer && setpeer_is_up(peer) &&
+		    send_members(ipam, peer, p->req_id) == 0)
+			p->target_state[i] = TARGET_SENT;
+	}
 }
 
 static void
 members_answer(struct ipam *ipam, struct pending *p)
 {
-	json_t *result = p->result;
+	json_t *result = p->result, *acked = json_array(), *unreached = json_array();
 
 	p->result = NULL;
+	for (unsigned i = 0; i < p->ntargets; i++)
+		json_array_append_new(p->target_state[i] == TARGET_ACKED ? acked : unreached,
+				      json_string(p->targets[i]));
+	json_object_set_new(result, "acknowledged", acked);
+	json_object_set_new(result, "unreached", unreached);
 	done_durable(ipam, p->done, p->ctx, 0, result,
-		     json_array_size(json_object_get(result, "unreached")) ?
+		     json_array_size(unreached) ?
 		     "membership changed; unreached members will learn it when they reconnect" :
 		     "membership changed on every member");
 }
@@ -812,7 +826,7 @@ ipam_cmd_set_members(struct ipam *ipam, json_t *args, ipam_done_fn *done, void *
 {
 	struct ueip_membership m;
 	char addrs[UEIP_MEMBERS_MAX][UEIP_HOSTPORT_MAX], why[256] = "";
-	struct members_send ms = { ipam, NULL };
+	struct pending *p;
 	uint64_t epoch = ipam->cur.epoch + 1;
 
 	if (members_from_args(args, &m, addrs, why, sizeof(why)) ||
@@ -824,32 +838,36 @@ ipam_cmd_set_members(struct ipam *ipam, json_t *args, ipam_done_fn *done, void *
 	if (ipam->state == IPAM_RECOVERING)
 		return ipam_fail(done, ctx, UEIP_ERECOVERING, "member %s is recovering, retry", ipam->self);
 	m.epoch = epoch;
-	if (!(ms.p = ipam_pending_new(ipam, PEND_MEMBERS, NULL)))
+	if (!(p = ipam_pending_new(ipam, PEND_MEMBERS, NULL)))
 		return done(ctx, UEIP_ENOMEM, NULL, "out of memory");
-	ms.p->done = done;
-	ms.p->ctx = ctx;
+	p->done = done;
+	p->ctx = ctx;
 	ipam_apply_membership(ipam, &m, addrs, 0);
-	ms.p->result = json_object();
-	json_object_set_new(ms.p->result, "epoch", json_integer((json_int_t)epoch));
-	json_object_set_new(ms.p->result, "moved-chunks", json_integer((json_int_t)ipam->stats.moved_chunks));
-	json_object_set_new(ms.p->result, "total-chunks", json_integer((json_int_t)ipam->stats.total_chunks));
-	json_object_set_new(ms.p->result, "moved-fraction",
+	p->result = json_object();
+	json_object_set_new(p->result, "epoch", json_integer((json_int_t)epoch));
+	json_object_set_new(p->result, "moved-chunks", json_integer((json_int_t)ipam->stats.moved_chunks));
+	json_object_set_new(p->result, "total-chunks", json_integer((json_int_t)ipam->stats.total_chunks));
+	json_object_set_new(p->result, "moved-fraction",
 			    json_real(ipam->stats.total_chunks ?
 				      (double)ipam->stats.moved_chunks / (double)ipam->stats.total_chunks : 0));
-	json_object_set_new(ms.p->result, "acknowledged", json_array());
-	json_object_set_new(ms.p->result, "unreached", json_array());
-	setnet_each_peer(ipam->net, members_send_one, &ms);
-	if (ms.p->waiting == 0) {
-		members_answer(ipam, ms.p);
-		ipam_pending_free(ipam, ms.p);
+	setnet_each_peer(ipam->net, members_target_add, p);
+	members_send_pending(ipam, p);
+	if (p->waiting == 0) {
+		members_answer(ipam, p);
+		ipam_pending_free(ipam, p);
 	}
 }
 
 static void
 members_acked(struct ipam *ipam, struct pending *p, struct setpeer *peer, unsigned status)
 {
-	json_array_append_new(json_object_get(p->result, status == UEIP_SET_ST_OK ? "acknowledged" : "unreached"),
-			      json_string(setpeer_id(peer)));
+	unsigned i;
+
+	for (i = 0; i < p->ntargets && strcmp(p->targets[i], setpeer_id(peer)); i++)
+		;
+	if (i == p->ntargets || p->target_state[i] != TARGET_SENT)
+		return;
+	p->target_state[i] = status == UEIP_SET_ST_OK ? TARGET_ACKED : TARGET_REFUSED;
 	if (--p->waiting == 0) {
 		members_answer(ipam, p);
 		ipam_pending_free(ipam, p);
@@ -1258,6 +1276,13 @@ ipam_on_out_up(void *arg, struct setpeer *peer, uint64_t peer_epoch)
 {
 	struct ipam *ipam = arg;
 
+	uint64_t value;
+
+	for (size_t pos = 0; ueip_map_next(&ipam->pending, &pos, NULL, &value);) {
+		struct pending *p = (void *)(uintptr_t)value;
+		if (p->kind == PEND_MEMBERS)
+			members_send_pending(ipam, p);
+	}
 	if (peer_epoch < ipam->cur.epoch)
 		send_members(ipam, peer, 0);
 	if (ipam->rec.active)

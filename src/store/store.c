@@ -434,14 +434,31 @@ visit_unit(sqlite3_stmt *q, void *ctx)
 	return v->fn(pool, (uint64_t)sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 2), v->arg);
 }
 
+struct lent_visit {
+	int (*fn)(const char *pool, uint64_t idx, uint64_t alloc_id, void *arg);
+	void *arg;
+};
+
+/* Its own visitor: calling fn through the int64_t-typed pointer of unit_visit would be UB. */
+static int
+visit_lent(sqlite3_stmt *q, void *ctx)
+{
+	struct lent_visit *v = ctx;
+	char pool[UEIP_NAME_MAX];
+
+	col_text(q, 0, pool, sizeof(pool));
+	/* alloc_id is stored as its two's-complement int64; the cast back is exact. */
+	return v->fn(pool, (uint64_t)sqlite3_column_int64(q, 1),
+		     (uint64_t)sqlite3_column_int64(q, 2), v->arg);
+}
+
 int
 ueip_store_each_lent(struct ueip_store *st,
 		     int (*fn)(const char *pool, uint64_t idx, uint64_t alloc_id, void *arg), void *arg)
 {
-	/* alloc_id is stored as its two's-complement int64; the cast back is exact. */
-	struct unit_visit v = { (int (*)(const char *, uint64_t, int64_t, void *))(void *)fn, arg };
+	struct lent_visit v = { fn, arg };
 
-	return read_rows(st, ST_LENT_ALL, visit_unit, &v);
+	return read_rows(st, ST_LENT_ALL, visit_lent, &v);
 }
 
 int

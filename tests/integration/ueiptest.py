@@ -202,10 +202,25 @@ class SetWorld:
     def close(self, keep=False):
         for m in self.members:
             m.stop()
+        reports = self.sanitizer_reports()
         if keep or os.environ.get("UEIP_KEEP"):
             print(f"(world kept in {self.dir})")
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if reports:
+            raise TestFailure("sanitizer reports in ueipd logs:\n" + "\n".join(reports))
+
+    def sanitizer_reports(self):
+        """Lines where AddressSanitizer, LeakSanitizer or UBSan spoke (sanitizer builds)."""
+        found = []
+        for m in self.members:
+            if not os.path.exists(m.log):
+                continue
+            with open(m.log, errors="replace") as f:
+                for line in f:
+                    if "Sanitizer" in line or "runtime error:" in line:
+                        found.append(f"{m.id}: {line.rstrip()}")
+        return found[:20]
 
     def logs(self):
         out = []

@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: Apache-2.0
+# The README's commands, one word each. meson + ninja do the building.
+#   make demo    install what is needed, build, run the narrated demo
+#   make check   install what is needed, build, run every test suite
+#   make bench   install what is needed (Kea too), build, run the benchmarks
+#   make sanitize  ASan+UBSan build running the unit, fuzz and integration suites
+#   make fuzz    libFuzzer binaries (clang) in build-fuzz/
+BUILD ?= build
+MESON_TEST = meson test -C $(BUILD) --print-errorlogs --num-processes 2
+
+.PHONY: all deps build check demo bench sanitize fuzz clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) -Dbuildtype=debugoptimized
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+check: build
+	$(MESON_TEST) --suite unit --suite fuzz --suite model
+	$(MESON_TEST) --suite integration --num-processes 1
+
+demo: build
+	bash scripts/demo.sh $(BUILD)
+
+bench:
+	@UEIP_BENCH_DEPS=1 bash scripts/install-deps.sh
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) -Dbuildtype=release
+	ninja -C $(BUILD)
+	bash bench/run.sh $(BUILD)
+
+sanitize: deps
+	[ -f build-asan/build.ninja ] || meson setup build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C build-asan
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+	  meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite fuzz
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+	  meson test -C build-asan --print-errorlogs --num-processes 1 --suite integration
+
+fuzz: deps
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C build-fuzz
+
+clean:
+	rm -rf build build-asan build-fuzz
