@@ -815,7 +815,7 @@ static const struct item log_items[] = {
 
 static const struct item top_items[] = {
 	{ .name = "set", .type = T_MAP, .flags = F_REQUIRED, .sub = set_items },
-	{ .name = "chunk_size", .type = T_UINT, .flags = F_POW2, .min = 64, .max = 65536,
+	{ .name = "chunk_size", .type = T_UINT, .flags = F_POW2, .min = 64, .max = 16384,
 	  .def = "256", AT(struct work, cfg.chunk_size) },
 	{ .name = "quarantine_seconds", .type = T_UINT, .flags = F_RELOAD, .min = 0,
 	  .max = 86400, .def = "60", AT(struct work, cfg.quarantine_seconds) },

@@ -822,7 +822,8 @@ ipam_load(struct ipam *ipam, char *why, size_t why_size)
 			snprintf(why, why_size, "loading the store: %s", ueip_strerror(rc));
 		return rc;
 	}
-	qsort(ipam->qfifo + ipam->qhead, ipam->qtail - ipam->qhead, sizeof(*ipam->qfifo), cmp_quar);
+	if (ipam->qtail > ipam->qhead)
+		qsort(ipam->qfifo + ipam->qhead, ipam->qtail - ipam->qhead, sizeof(*ipam->qfifo), cmp_quar);
 	if (ipam->handoff_active && ipam->self_prev >= 0)
 		ueip_sessions_each(&ipam->sessions, mark_given_units, ipam);
 	return 0;

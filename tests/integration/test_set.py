@@ -367,8 +367,46 @@ def test_restarts_twice_and_together():
         w.close()
 
 
+def hello_frame(member, set_id, key):
+    import hashlib
+    import hmac
+    import struct
+
+    def st(t):
+        return bytes([len(t)]) + t.encode()
+    body = st(member) + st(set_id) + struct.pack(">QQ", 1, 1) + os.urandom(16)
+    hdr = b"US\x01\x01" + struct.pack(">IQI", len(body), 0, 0)
+    return hdr + body + hmac.new(key, hdr + body, hashlib.sha256).digest()
+
+
+def test_non_member_refused():
+    """Set-peer frames from anything that is not a configured member are refused."""
+    import socket
+    from ueiptest import KEY
+    w = SetWorld(2).start()
+    try:
+        a = w.members[0]
+        cases = [("intruder", "test-set", bytes.fromhex(KEY)), ("smf2", "test-set", b"wrong key" * 3),
+                 ("smf2", "other-set", bytes.fromhex(KEY))]
+        for member, set_id, k in cases:
+            s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+            s.sendall(hello_frame(member, set_id, k))
+            data = s.recv(4096)
+            s.close()
+            expect(data == b"", f"{member}/{set_id}: got an answer {data[:20]!r} instead of a closed connection", w)
+        s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        expect(s.recv(4096) == b"", "garbage must close the connection")
+        s.close()
+        wait_until(lambda: open(a.log).read().count("refused HELLO") >= 2, "refusals logged")
+        expect(status(a)["members"][1]["reachable"], "the real member must still be connected", w)
+        expect(a.call("session-create", **session_args(1))["result"] == 0, "member still serves", w)
+    finally:
+        w.close()
+
+
 if __name__ == "__main__":
-    run([test_concurrent_creates_unique, test_transfer_then_release_on_non_owner, test_release_while_owner_down,
+    run([test_non_member_refused, test_concurrent_creates_unique, test_transfer_then_release_on_non_owner, test_release_while_owner_down,
          test_recovery_frees_missed_release_and_repairs_drift, test_transfer_while_owner_reconciles,
          test_release_during_handoff_reaches_new_owner, test_restarts_twice_and_together,
          test_membership_3_4_3, test_sigkill_under_load])

@@ -113,10 +113,16 @@ class Member:
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen([UEIPD, "-c", self.config], stdout=logf, stderr=logf)
         logf.close()
-        wait_until(lambda: os.path.exists(self.sock) and self._connectable(), f"{self.id} control socket")
+        wait_until(lambda: self._started(), f"{self.id} control socket")
         if wait_active:
             self.wait_active()
         return self
+
+    def _started(self):
+        if self.proc.poll() is not None:
+            with open(self.log, errors="replace") as f:
+                raise TestFailure(f"{self.id} exited with {self.proc.returncode}:\n{f.read()[-3000:]}")
+        return os.path.exists(self.sock) and self._connectable()
 
     def _connectable(self):
         try:
