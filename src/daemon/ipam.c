@@ -848,6 +848,41 @@ statics_index(struct ipam *ipam, char *why, size_t why_size)
 	return 0;
 }
 
+/* Units of statics that no session holds go back to free before a new static list applies. */
+static void
+statics_unmark(struct ipam *ipam)
+{
+	uint64_t key;
+
+	for (size_t pos = 0; ueip_map_next(&ipam->statics, &pos, &key, NULL);) {
+		uint16_t pool_id = (uint16_t)(key >> 40);
+		uint64_t index = key & ((1ULL << 40) - 1);
+		if (!ueip_sessions_by_unit(&ipam->sessions, key) &&
+		    ipam_unit_owned(ipam, pool_id, index) != UEIP_CHUNK_OTHER)
+			ueip_pool_clear(ipam->pools[pool_id], index);
+	}
+	ueip_map_deinit(&ipam->statics);
+}
+
+int
+ipam_reload(struct ipam *ipam, struct ueip_config *cfg, const struct ueip_config *next,
+	    char *why, size_t why_size)
+{
+	int rc;
+
+	statics_unmark(ipam);
+	cfg->quarantine_seconds = next->quarantine_seconds;
+	cfg->recovery_timeout_ms = next->recovery_timeout_ms;
+	memcpy(cfg->statics, next->statics, sizeof(next->statics[0]) * next->nstatics);
+	cfg->nstatics = next->nstatics;
+	snprintf(cfg->log_level, sizeof(cfg->log_level), "%s", next->log_level);
+	rc = statics_index(ipam, why, why_size);
+	mark_statics(ipam);
+	ueip_log_info("config", "member %s: configuration reloaded (%u statics, quarantine %u s)",
+		      ipam->self, cfg->nstatics, cfg->quarantine_seconds);
+	return rc;
+}
+
 static int
 incarnation_bump(struct ipam *ipam)
 {

@@ -63,6 +63,13 @@ uint64_t ipam_epoch(const struct ipam *ipam);
 /* This member's set-peer address in the current membership, or NULL. */
 const char *ipam_self_address(const struct ipam *ipam);
 uint64_t ipam_incarnation(const struct ipam *ipam);
+/*
+ * Apply a reloaded configuration's reloadable part (statics, quarantine,
+ * recovery timeout, log level) by copying it into cfg, the config ipam runs
+ * on. The caller checked it with ueip_config_reload_check. 0 or UEIP_ECONFIG.
+ */
+int ipam_reload(struct ipam *ipam, struct ueip_config *cfg, const struct ueip_config *next,
+		char *why, size_t why_size);
 /* Periodic work: quarantine expiry, retries, time-outs. Call every ~100 ms. */
 void ipam_tick(struct ipam *ipam);
 

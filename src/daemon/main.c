@@ -50,7 +50,7 @@ struct daemon {
 	uv_idle_t idle;
 	uv_check_t check;
 	uv_timer_t tick;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sighup;
 	struct deferred *dq;
 	size_t ndq, dq_cap;
 	uint64_t commits, committed_turns_ns;
@@ -191,6 +191,32 @@ on_signal(uv_signal_t *s, int signum)
 	uv_close((uv_handle_t *)&d->tick, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sighup, NULL);
+}
+
+/* SIGHUP: reload what may change; a file that fails to load or changes more keeps the old config. */
+static void
+on_reload(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->data;
+	struct ueip_config *next = malloc(sizeof(*next));
+	enum ueip_log_level level;
+	char why[512];
+
+	if (!next)
+		return;
+	if (ueip_config_load(d->cfg.file, next, why, sizeof(why)) ||
+	    ueip_config_reload_check(&d->cfg, next, why, sizeof(why))) {
+		ueip_log_err("config", "reload refused, keeping the running configuration: %s", why);
+	} else {
+		if (next->epoch != d->cfg.epoch || next->nmembers != d->cfg.nmembers)
+			ueip_log_warn("config", "set.members/epoch changes are not applied on reload: use set-members");
+		if (ipam_reload(d->ipam, &d->cfg, next, why, sizeof(why)))
+			ueip_log_err("config", "reload: %s", why);
+		if (ueip_log_level_parse(d->cfg.log_level, &level) == 0)
+			ueip_log_set_level(level);
+	}
+	free(next);
 }
 
 static int
@@ -286,6 +312,9 @@ daemon_handles(struct daemon *d)
 	d->sigterm.data = d->sigint.data = d;
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
+	uv_signal_init(d->loop, &d->sighup);
+	d->sighup.data = d;
+	uv_signal_start(&d->sighup, on_reload, SIGHUP);
 }
 
 static void

@@ -140,6 +140,31 @@ def test_restart_keeps_sessions():
         w.close()
 
 
+def test_reload_statics_and_refusals():
+    import signal
+    w = SetWorld(1).start()
+    try:
+        m = w.members[0]
+        args = dict(session_args(0), supi="imsi-001010000000001")
+        expect(m.call("session-create", address="100.64.0.10", **args)["arguments"]["error"] == "UEIP_ENOTSTATIC",
+               "not yet a static")
+        w.chunk_size = 128          # not reloadable: the reload must be refused, the old config kept
+        w.statics = [STATIC]
+        m.write_config(w.members)
+        m.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reload refused" in open(m.log).read(), "the refusal to be logged")
+        expect(m.call("session-create", address="100.64.0.10", **args)["arguments"]["error"] == "UEIP_ENOTSTATIC",
+               "a refused reload changed the config")
+        w.chunk_size = 64
+        m.write_config(w.members)
+        m.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "configuration reloaded" in open(m.log).read(), "the reload")
+        got = m.call("session-create", address="100.64.0.10", **args)
+        expect(got["result"] == 0 and got["arguments"]["static"], f"static after reload: {got}", w)
+    finally:
+        w.close()
+
+
 if __name__ == "__main__":
     run([test_create_get_list_release, test_static_reservations, test_bad_input_changes_nothing,
-         test_quarantine_then_reuse, test_restart_keeps_sessions])
+         test_quarantine_then_reuse, test_restart_keeps_sessions, test_reload_statics_and_refusals])

@@ -367,6 +367,37 @@ def test_restarts_twice_and_together():
         w.close()
 
 
+def test_adopt_then_failed_member_returns():
+    """A peer adopts the sessions of a failed member; when that member comes back it drops
+    its stale copies, and no address is held twice or leaked."""
+    w = SetWorld(3).start()
+    try:
+        a, b, c = w.members
+        records = []
+        for i in range(10):
+            b.call("session-create", **session_args(i, ip_type="v4v6"))
+            records.append(b.call("session-get", **key(i))["arguments"])
+        b.kill()
+        for r in records:
+            args = {k: v for k, v in r.items() if k not in ("controller", "previous-controller")}
+            args["from"] = "smf2"
+            got = a.call("session-adopt", **args)
+            expect(got["result"] == 0 and got["arguments"]["generation"] == r["generation"] + 1, f"adopt: {got}", w)
+        dup = a.call("session-adopt", **dict(args))
+        expect(dup["result"] == 4, f"adopting twice must conflict: {dup}")
+        b.start()
+        settle(w)
+        expect(b.call("session-list")["result"] == 3, "the returning member kept stale copies", w)
+        held = no_duplicates(w)
+        expect(len(held) == 20 and used_total(w) == 20, f"held {len(held)}, used {used_total(w)}", w)
+        for i in range(10):
+            expect(a.call("session-release", **key(i))["result"] == 0, "release adopted", w)
+        settle(w)
+        expect(used_total(w) == 0, f"{used_total(w)} units leaked after releasing adopted sessions", w)
+    finally:
+        w.close()
+
+
 def hello_frame(member, set_id, key):
     import hashlib
     import hmac
@@ -406,7 +437,7 @@ def test_non_member_refused():
 
 
 if __name__ == "__main__":
-    run([test_non_member_refused, test_concurrent_creates_unique, test_transfer_then_release_on_non_owner, test_release_while_owner_down,
+    run([test_non_member_refused, test_adopt_then_failed_member_returns, test_concurrent_creates_unique, test_transfer_then_release_on_non_owner, test_release_while_owner_down,
          test_recovery_frees_missed_release_and_repairs_drift, test_transfer_while_owner_reconciles,
          test_release_during_handoff_reaches_new_owner, test_restarts_twice_and_together,
          test_membership_3_4_3, test_sigkill_under_load])
