@@ -166,3 +166,104 @@ ueip_addr_at(const struct ueip_addr *base, uint8_t unit_len, uint64_t offset,
 			out->b[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
 	}
 }
+
+/* ---- host:port ------------------------------------------------------------- */
+
+static int
+hostname_ok(const char *host, size_t len)
+{
+	size_t label = 0;
+	int all_numeric = 1;
+
+	if (len == 0 || len > 253)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char ch = host[i];
+		if (ch == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-') || ++label > 63)
+			return 0;
+		if (ch < '0' || ch > '9')
+			all_numeric = 0;
+	}
+	if (label == 0)
+		return 0;
+	if (all_numeric) {	/* dotted digits must be a real IPv4 address */
+		char buf[UEIP_ADDR_STRLEN];
+		struct ueip_addr a;
+		if (len >= sizeof(buf))
+			return 0;
+		memcpy(buf, host, len);
+		buf[len] = '\0';
+		return ueip_addr_parse(buf, &a) == 0 && a.family == UEIP_AF_INET;
+	}
+	return 1;
+}
+
+static int
+port_parse(const char *text, uint16_t *port)
+{
+	unsigned long v = 0;
+	size_t n = strlen(text);
+
+	if (n == 0 || n > 5)
+		return UEIP_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return UEIP_EINVAL;
+		v = v * 10 + (unsigned long)(text[i] - '0');
+	}
+	if (v < 1 || v > 65535)
+		return UEIP_EINVAL;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static int
+v6_literal_ok(const char *text, size_t len)
+{
+	char buf[UEIP_ADDR_STRLEN];
+	struct ueip_addr a;
+
+	if (len == 0 || len >= sizeof(buf))
+		return 0;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	return ueip_addr_parse(buf, &a) == 0 && a.family == UEIP_AF_INET6;
+}
+
+int
+ueip_hostport_split(const char *text, char *host, size_t host_size, uint16_t *port)
+{
+	const char *host_start, *host_end, *colon;
+	size_t host_len;
+
+	if (!text || !host || !port || host_size == 0)
+		return UEIP_EINVAL;
+	if (text[0] == '[') {
+		host_start = text + 1;
+		host_end = strchr(host_start, ']');
+		if (!host_end || host_end[1] != ':')
+			return UEIP_EINVAL;
+		colon = host_end + 1;
+		if (!v6_literal_ok(host_start, (size_t)(host_end - host_start)))
+			return UEIP_EINVAL;
+	} else {
+		host_start = text;
+		colon = host_end = strchr(text, ':');
+		if (!colon || strchr(colon + 1, ':') ||
+		    !hostname_ok(host_start, (size_t)(host_end - host_start)))
+			return UEIP_EINVAL;
+	}
+	host_len = (size_t)(host_end - host_start);
+	if (host_len >= host_size || port_parse(colon + 1, port))
+		return UEIP_EINVAL;
+	memcpy(host, host_start, host_len);
+	host[host_len] = '\0';
+	return 0;
+}

@@ -17,6 +17,7 @@
 #define UEIP_AF_INET  4
 #define UEIP_AF_INET6 6
 #define UEIP_ADDR_STRLEN 48	/* enough for "ffff:...:ffff/128" */
+#define UEIP_HOSTPORT_MAX 64	/* "host:port" */
 
 struct ueip_addr {
 	uint8_t family;		/* UEIP_AF_INET or UEIP_AF_INET6 */
@@ -43,5 +44,12 @@ int ueip_addr_offset(const struct ueip_addr *base, uint8_t unit_len,
 /* base + offset units. The caller keeps offset inside its pool. */
 void ueip_addr_at(const struct ueip_addr *base, uint8_t unit_len, uint64_t offset,
 		  struct ueip_addr *out);
+
+/*
+ * Split "host:port" or "[v6]:port" (host: an IPv4 address or a DNS name of
+ * LDH labels; port 1..65535). 0, or UEIP_EINVAL for anything else or a host
+ * longer than host_size - 1.
+ */
+int ueip_hostport_split(const char *text, char *host, size_t host_size, uint16_t *port);
 
 #endif

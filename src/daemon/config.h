@@ -46,7 +46,6 @@
 #define UEIP_POOLS_MAX 64
 #define UEIP_STATICS_MAX 4096
 #define UEIP_PATH_MAX 256
-#define UEIP_HOSTPORT_MAX 64
 
 struct ueip_config_member {
 	char id[UEIP_MEMBER_ID_MAX];
@@ -102,7 +101,5 @@ int ueip_config_parse(const char *name, const char *data, size_t len, struct uei
  */
 int ueip_config_reload_check(const struct ueip_config *old, const struct ueip_config *next,
 			     char *why, size_t why_size);
-/* Split "host:port" / "[v6]:port". 0 or UEIP_EINVAL. */
-int ueip_hostport_split(const char *text, char *host, size_t host_size, uint16_t *port);
 
 #endif

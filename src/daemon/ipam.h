@@ -36,7 +36,7 @@
 
 #include "core/session.h"
 #include "daemon/config.h"
-#include "daemon/setpeer.h"
+#include "net/setpeer.h"
 #include "store/store.h"
 
 struct ipam;

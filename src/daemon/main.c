@@ -29,8 +29,8 @@
 #include "daemon/config.h"
 #include "daemon/ctl.h"
 #include "daemon/ipam.h"
-#include "daemon/metrics.h"
-#include "daemon/setpeer.h"
+#include "net/metrics.h"
+#include "net/setpeer.h"
 
 #define TICK_MS 100
 

@@ -174,7 +174,7 @@ def test_recovery_frees_missed_release_and_repairs_drift():
 
 
 def test_sigkill_under_load():
-    rounds = int(os.environ.get("UEIP_KILL_ROUNDS", "6"))
+    rounds = int(os.environ.get("UEIP_KILL_ROUNDS", "20"))
     w = SetWorld(3, pools=BIG_POOLS, recovery_timeout_ms=1500).start()
     acked = {}          # key index -> must exist (True) / released (False) / unknown (None)
     lock = threading.Lock()

@@ -5,8 +5,8 @@
 
 #include "core/err.h"
 #include "core/log.h"
-#include "daemon/config.h"
-#include "daemon/metrics.h"
+#include "core/addr.h"
+#include "net/metrics.h"
 
 #define HEAD_MAX 8192
 #define BODY_MAX (16u << 20)

@@ -5,8 +5,8 @@
 
 #include "core/err.h"
 #include "core/log.h"
-#include "daemon/config.h"
-#include "daemon/setpeer.h"
+#include "core/addr.h"
+#include "net/setpeer.h"
 
 #define CONN_READ_MAX (UEIP_SET_HDR_LEN + UEIP_SET_BODY_MAX + UEIP_SET_MAC_LEN)
 #define CONN_WRITE_QUEUE_MAX (64u << 20)
