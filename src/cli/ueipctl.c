@@ -418,24 +418,17 @@ static char *
 request_line(const char *command, json_t *args)
 {
 	json_t *root = json_object();
-	char *text, *line;
-	size_t n;
+	char *line;
 
 	json_object_set_new(root, "command", json_string(command));
 	json_object_set_new(root, "arguments", args);
-	text = json_dumps(root, JSON_COMPACT);
+	line = ueip_ctl_line(root);
 	json_decref(root);
-	if (!text || (n = strlen(text)) + 1 > UEIP_CTL_MAX) {
-		fail(text ? "the request exceeds %d bytes" : "out of memory", UEIP_CTL_MAX);
-		free(text);
+	if (!line || strlen(line) > UEIP_CTL_MAX) {
+		fail(line ? "the request exceeds %d bytes" : "out of memory", UEIP_CTL_MAX);
+		free(line);
 		return NULL;
 	}
-	if (!(line = realloc(text, n + 2))) {
-		free(text);
-		return NULL;
-	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
 	return line;
 }
 

@@ -101,22 +101,11 @@ ueip_ctl_get_uint(json_t *args, const char *name, int required, uint64_t min, ui
 }
 
 char *
-ueip_ctl_answer(enum ueip_ctl_result result, const char *text, json_t *arguments)
+ueip_ctl_line(const json_t *root)
 {
-	json_t *root = json_object();
-	char *out, *line;
+	char *out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER), *line;
 	size_t n;
 
-	if (!root) {
-		json_decref(arguments);
-		return NULL;
-	}
-	json_object_set_new(root, "result", json_integer(result));
-	json_object_set_new(root, "text", json_string(text ? text : ""));
-	if (arguments)
-		json_object_set_new(root, "arguments", arguments);
-	out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(root);
 	if (!out)
 		return NULL;
 	n = strlen(out);
@@ -127,6 +116,25 @@ ueip_ctl_answer(enum ueip_ctl_result result, const char *text, json_t *arguments
 	}
 	line[n] = '\n';
 	line[n + 1] = '\0';
+	return line;
+}
+
+char *
+ueip_ctl_answer(enum ueip_ctl_result result, const char *text, json_t *arguments)
+{
+	json_t *root = json_object();
+	char *line;
+
+	if (!root) {
+		json_decref(arguments);
+		return NULL;
+	}
+	json_object_set_new(root, "result", json_integer(result));
+	json_object_set_new(root, "text", json_string(text ? text : ""));
+	if (arguments)
+		json_object_set_new(root, "arguments", arguments);
+	line = ueip_ctl_line(root);
+	json_decref(root);
 	return line;
 }
 
