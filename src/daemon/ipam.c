@@ -1028,30 +1028,40 @@ mline(struct ueip_buf *out, const char *fmt, ...)
 		ueip_set_put_bytes(out, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
-static void
-pool_metrics(struct ipam *ipam, struct ueip_pool *pool, struct ueip_buf *out)
+void
+ipam_pool_figures(struct ipam *ipam, const struct ueip_pool *pool, struct ueip_set_poolstat *out,
+		  uint64_t *owned_out)
 {
-	uint64_t quar = 0, stat = 0, key, owned;
-	const char *m = ipam->self;
+	uint64_t key, owned;
 
+	memset(out, 0, sizeof(*out));
+	snprintf(out->pool, sizeof(out->pool), "%s", pool->def.name);
 	for (size_t pos = 0; ueip_map_next(&ipam->quar, &pos, &key, NULL);)
-		quar += (key >> 40) == pool->id;
+		out->quarantined += (key >> 40) == pool->id;
 	for (size_t pos = 0; ueip_map_next(&ipam->statics, &pos, &key, NULL);)
-		stat += (key >> 40) == pool->id && ueip_pool_is_set(pool, key & ((1ULL << 40) - 1));
+		out->statics += (key >> 40) == pool->id && ueip_pool_is_set(pool, key & ((1ULL << 40) - 1));
 	owned = ipam->self_cur >= 0 ? ipam->owned_chunks[pool->id][ipam->self_cur] * pool->def.chunk_size : 0;
 	if (owned > pool->def.size)
 		owned = pool->def.size;
-	uint64_t used = pool->used_total - quar - stat;
-	mline(out, "ueip_pool_units{pool=\"%s\",member=\"%s\",state=\"owned\"} %llu\n", pool->def.name, m,
-	      (unsigned long long)owned);
-	mline(out, "ueip_pool_units{pool=\"%s\",member=\"%s\",state=\"used\"} %llu\n", pool->def.name, m,
-	      (unsigned long long)used);
-	mline(out, "ueip_pool_units{pool=\"%s\",member=\"%s\",state=\"quarantined\"} %llu\n", pool->def.name,
-	      m, (unsigned long long)quar);
-	mline(out, "ueip_pool_units{pool=\"%s\",member=\"%s\",state=\"static\"} %llu\n", pool->def.name, m,
-	      (unsigned long long)stat);
-	mline(out, "ueip_pool_units{pool=\"%s\",member=\"%s\",state=\"free\"} %llu\n", pool->def.name, m,
-	      (unsigned long long)(owned - used - quar - stat));
+	out->used = pool->used_total - out->quarantined - out->statics;
+	out->free = owned > pool->used_total ? owned - pool->used_total : 0;
+	if (owned_out)
+		*owned_out = owned;
+}
+
+static void
+pool_metrics(struct ipam *ipam, struct ueip_pool *pool, struct ueip_buf *out)
+{
+	static const char *const fmt = "ueip_pool_units{pool=\"%s\",member=\"%s\",state=\"%s\"} %llu\n";
+	struct ueip_set_poolstat f;
+	uint64_t owned;
+
+	ipam_pool_figures(ipam, pool, &f, &owned);
+	mline(out, fmt, pool->def.name, ipam->self, "owned", (unsigned long long)owned);
+	mline(out, fmt, pool->def.name, ipam->self, "used", (unsigned long long)f.used);
+	mline(out, fmt, pool->def.name, ipam->self, "quarantined", (unsigned long long)f.quarantined);
+	mline(out, fmt, pool->def.name, ipam->self, "static", (unsigned long long)f.statics);
+	mline(out, fmt, pool->def.name, ipam->self, "free", (unsigned long long)f.free);
 }
 
 void

@@ -10,10 +10,11 @@
 
 enum ipam_state { IPAM_RECOVERING, IPAM_ACTIVE };
 
-enum pending_kind { PEND_RELEASE, PEND_TRANSFER, PEND_MEMBERS, PEND_HANDOFF };
+enum pending_kind { PEND_RELEASE, PEND_TRANSFER, PEND_MEMBERS, PEND_HANDOFF, PEND_STATS };
 
 #define REQ_ID_BASE (1ULL << 62)	/* below: outbox ids; above: other requests */
 #define REQUEST_TIMEOUT_MS 5000
+#define STATS_TIMEOUT_MS 1000
 #define REPORT_BATCH 512
 
 struct pending {
@@ -148,7 +149,16 @@ void ipam_apply_membership(struct ipam *ipam, const struct ueip_membership *m,
 void ipam_membership_save(struct ipam *ipam);
 void ipam_early_done_note(struct ipam *ipam, const char *id, uint64_t epoch);
 
+/* This member's figures for one pool (the chunks it owns); owned units to *owned if not NULL. */
+void ipam_pool_figures(struct ipam *ipam, const struct ueip_pool *pool, struct ueip_set_poolstat *out,
+		       uint64_t *owned);
+
+/* Set used/quarantined/static/free of one member's entry in pool-stats. */
+void ipam_poolstat_json(json_t *entry, const struct ueip_set_poolstat *f);
+
 /* ipam_set.c */
+/* Ask every reachable peer for its figures, fill them into result's pools[].members[], answer. */
+void ipam_stats_collect(struct ipam *ipam, json_t *result, ipam_done_fn *done, void *ctx);
 void ipam_recovery_start(struct ipam *ipam, int audit, ipam_done_fn *done, void *ctx);
 void ipam_handoff_plan(struct ipam *ipam);
 void ipam_handoff_flush(struct ipam *ipam);

@@ -522,30 +522,24 @@ ipam_cmd_session_adopt(struct ipam *ipam, json_t *args, ipam_done_fn *done, void
 
 /* ---- pool-stats ---- */
 
-static void
-pool_usage(struct ipam *ipam, struct ueip_pool *pool, uint64_t *used, uint64_t *quar, uint64_t *stat)
+void
+ipam_poolstat_json(json_t *e, const struct ueip_set_poolstat *f)
 {
-	uint64_t key;
-
-	*used = pool->used_total;
-	*quar = *stat = 0;
-	for (size_t pos = 0; ueip_map_next(&ipam->quar, &pos, &key, NULL);)
-		if ((key >> 40) == pool->id)
-			(*quar)++;
-	for (size_t pos = 0; ueip_map_next(&ipam->statics, &pos, &key, NULL);)
-		if ((key >> 40) == pool->id && ueip_pool_is_set(pool, key & ((1ULL << 40) - 1)))
-			(*stat)++;
-	*used -= *quar + *stat;
+	json_object_set_new(e, "used", json_integer((json_int_t)f->used));
+	json_object_set_new(e, "quarantined", json_integer((json_int_t)f->quarantined));
+	json_object_set_new(e, "static", json_integer((json_int_t)f->statics));
+	json_object_set_new(e, "free", json_integer((json_int_t)f->free));
 }
 
 static json_t *
 pool_stats_json(struct ipam *ipam, struct ueip_pool *pool)
 {
 	json_t *o = json_object(), *members = json_array();
-	uint64_t used, quar, stat, owned_units;
+	struct ueip_set_poolstat f;
+	uint64_t owned_units;
 	char base[UEIP_ADDR_STRLEN];
 
-	pool_usage(ipam, pool, &used, &quar, &stat);
+	ipam_pool_figures(ipam, pool, &f, NULL);
 	ueip_addr_format(&pool->def.base, base, sizeof(base));
 	json_object_set_new(o, "pool", json_string(pool->def.name));
 	json_object_set_new(o, "dnn", json_string(pool->def.dnn));
@@ -561,12 +555,8 @@ pool_stats_json(struct ipam *ipam, struct ueip_pool *pool)
 		json_object_set_new(e, "member", json_string(ipam->cur.ids[m]));
 		json_object_set_new(e, "owned-chunks", json_integer((json_int_t)ipam->owned_chunks[pool->id][m]));
 		json_object_set_new(e, "owned", json_integer((json_int_t)owned_units));
-		if ((int)m == ipam->self_cur) {
-			json_object_set_new(e, "used", json_integer((json_int_t)used));
-			json_object_set_new(e, "quarantined", json_integer((json_int_t)quar));
-			json_object_set_new(e, "static", json_integer((json_int_t)stat));
-			json_object_set_new(e, "free", json_integer((json_int_t)(owned_units - used - quar - stat)));
-		}
+		if ((int)m == ipam->self_cur)
+			ipam_poolstat_json(e, &f);
 		json_array_append_new(members, e);
 	}
 	json_object_set_new(o, "members", members);
@@ -584,7 +574,7 @@ ipam_cmd_pool_stats(struct ipam *ipam, json_t *args, ipam_done_fn *done, void *c
 	json_object_set_new(result, "epoch", json_integer((json_int_t)ipam->cur.epoch));
 	json_object_set_new(result, "sessions", json_integer((json_int_t)ipam->sessions.count));
 	json_object_set_new(result, "pools", list);
-	done(ctx, 0, result, "pool statistics (used/free counted by this member for the chunks it owns)");
+	ipam_stats_collect(ipam, result, done, ctx);
 }
 
 /* ---- set-status ---- */

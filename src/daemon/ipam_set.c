@@ -1177,6 +1177,109 @@ handle_handoff_done(struct ipam *ipam, struct setpeer *peer, struct ueip_setmsg 
 	handoff_check_settled(ipam);
 }
 
+/* ---- pool figures of the whole set ---- */
+
+struct stats_send {
+	struct ipam *ipam;
+	struct pending *p;
+};
+
+static void
+stats_request(struct setpeer *peer, void *arg)
+{
+	struct stats_send *ss = arg;
+	struct ueip_buf *b;
+
+	if (member_index(ss->ipam, peer) < 0 || !setpeer_is_up(peer))
+		return;
+	b = setnet_begin(ss->ipam->net, UEIP_SET_STATS_REQ);
+	ueip_set_put_u64(b, ss->p->req_id);
+	if (setnet_send_request(ss->ipam->net, peer) == 0)
+		ss->p->waiting++;
+}
+
+void
+ipam_stats_collect(struct ipam *ipam, json_t *result, ipam_done_fn *done, void *ctx)
+{
+	struct stats_send ss = { ipam, ipam_pending_new(ipam, PEND_STATS, NULL) };
+	static const char text[] = "pool statistics; used/free as each member counts the chunks it owns";
+
+	if (!ss.p || !ipam->net)
+		return done(ctx, 0, result, text);
+	ss.p->done = done;
+	ss.p->ctx = ctx;
+	ss.p->result = result;
+	ss.p->deadline_ms = ipam_now(ipam) + STATS_TIMEOUT_MS;
+	setnet_each_peer(ipam->net, stats_request, &ss);
+	if (ss.p->waiting == 0) {
+		ss.p->result = NULL;
+		ipam_pending_free(ipam, ss.p);
+		done(ctx, 0, result, text);
+	}
+}
+
+static void
+handle_stats_req(struct ipam *ipam, struct setconn *conn, struct ueip_setmsg *m)
+{
+	struct ueip_set_poolstat f;
+	struct ueip_buf *b = setnet_begin(ipam->net, UEIP_SET_STATS);
+
+	ueip_set_put_u64(b, m->req_id);
+	ueip_set_put_u32(b, ipam->npools);
+	for (unsigned i = 0; i < ipam->npools; i++) {
+		ipam_pool_figures(ipam, ipam->pools[i], &f, NULL);
+		ueip_set_put_poolstat(b, &f);
+	}
+	setnet_send_reply(ipam->net, conn);
+}
+
+static json_t *
+stats_entry(json_t *result, const char *pool, const char *member)
+{
+	json_t *pools = json_object_get(result, "pools"), *p, *e;
+	size_t i, k;
+
+	json_array_foreach(pools, i, p) {
+		if (!json_is_string(json_object_get(p, "pool")) ||
+		    strcmp(json_string_value(json_object_get(p, "pool")), pool))
+			continue;
+		json_array_foreach(json_object_get(p, "members"), k, e)
+			if (strcmp(json_string_value(json_object_get(e, "member")), member) == 0)
+				return e;
+	}
+	return NULL;
+}
+
+static void
+stats_answer(struct ipam *ipam, struct pending *p)
+{
+	json_t *result = p->result;
+
+	p->result = NULL;
+	p->done(p->ctx, 0, result, "pool statistics; used/free as each member counts the chunks it owns");
+	ipam_pending_free(ipam, p);
+}
+
+static void
+handle_stats(struct ipam *ipam, struct setpeer *peer, struct ueip_setmsg *m)
+{
+	struct ueip_set_poolstat f;
+	struct pending *p;
+	uint64_t value;
+	json_t *e;
+
+	if (!ueip_map_get(&ipam->pending, m->req_id, &value))
+		return;
+	p = (void *)(uintptr_t)value;
+	if (p->kind != PEND_STATS)
+		return;
+	while (ueip_setmsg_next_poolstat(m, &f) == 1)
+		if ((e = stats_entry(p->result, f.pool, setpeer_id(peer))))
+			ipam_poolstat_json(e, &f);
+	if (--p->waiting == 0)
+		stats_answer(ipam, p);
+}
+
 /* ---- acknowledgements and time-outs ---- */
 
 static void
@@ -1202,6 +1305,7 @@ handle_ack(struct ipam *ipam, struct setpeer *peer, struct ueip_setmsg *m)
 	case PEND_HANDOFF:
 		handoff_acked(ipam, p, m->status);
 		break;
+	case PEND_STATS:
 	case PEND_RELEASE:
 		break;
 	}
@@ -1224,6 +1328,9 @@ pending_expired(struct ipam *ipam, struct pending *p)
 			if (ipam->hout[i].req_id == p->req_id)
 				ipam->hout[i].req_id = 0;
 		break;
+	case PEND_STATS:
+		stats_answer(ipam, p);
+		return;
 	case PEND_RELEASE:
 		break;
 	}
@@ -1265,6 +1372,8 @@ ipam_on_frame(void *arg, struct setpeer *peer, struct setconn *conn, struct ueip
 	case UEIP_SET_MEMBERS:		handle_members(ipam, peer, conn, m); break;
 	case UEIP_SET_HANDOFF:		handle_handoff(ipam, peer, conn, m); break;
 	case UEIP_SET_HANDOFF_DONE:	handle_handoff_done(ipam, peer, m); break;
+	case UEIP_SET_STATS_REQ:	handle_stats_req(ipam, conn, m); break;
+	case UEIP_SET_STATS:		handle_stats(ipam, peer, m); break;
 	default:
 		ueip_log_warn("set", "member %s: unexpected %s from %s", ipam->self,
 			      ueip_set_type_name(m->type), setpeer_id(peer));

@@ -171,6 +171,16 @@ ueip_set_put_member(struct ueip_buf *b, const struct ueip_set_member *m)
 	ueip_set_put_str(b, m->address);
 }
 
+void
+ueip_set_put_poolstat(struct ueip_buf *b, const struct ueip_set_poolstat *p)
+{
+	ueip_set_put_str(b, p->pool);
+	ueip_set_put_u64(b, p->used);
+	ueip_set_put_u64(b, p->quarantined);
+	ueip_set_put_u64(b, p->statics);
+	ueip_set_put_u64(b, p->free);
+}
+
 static void
 put_be32_at(uint8_t *p, uint32_t v)
 {
@@ -349,6 +359,13 @@ decode_fixed(struct rd *r, struct ueip_setmsg *m)
 	case UEIP_SET_HANDOFF_DONE:
 		m->epoch = rd_u64(r);
 		break;
+	case UEIP_SET_STATS_REQ:
+		m->req_id = rd_u64(r);
+		break;
+	case UEIP_SET_STATS:
+		m->req_id = rd_u64(r);
+		m->count = rd_u32(r);
+		break;
 	default:
 		r->err = UEIP_EMALFORMED;
 	}
@@ -503,4 +520,23 @@ ueip_set_derive_key(const uint8_t *set_key, size_t set_key_len,
 	memcpy(input + 11, client_nonce, UEIP_SET_NONCE_LEN);
 	memcpy(input + 11 + UEIP_SET_NONCE_LEN, server_nonce, UEIP_SET_NONCE_LEN);
 	frame_mac(set_key, set_key_len, input, sizeof(input), out);
+}
+
+int
+ueip_setmsg_next_poolstat(struct ueip_setmsg *msg, struct ueip_set_poolstat *p)
+{
+	struct rd r;
+	int rc = record_start(msg, &r);
+
+	if (rc <= 0)
+		return rc;
+	memset(p, 0, sizeof(*p));
+	rd_str(&r, p->pool, sizeof(p->pool));
+	p->used = rd_u64(&r);
+	p->quarantined = rd_u64(&r);
+	p->statics = rd_u64(&r);
+	p->free = rd_u64(&r);
+	if (!r.err && !p->pool[0])
+		r.err = UEIP_EMALFORMED;
+	return record_end(msg, &r);
 }

@@ -51,7 +51,9 @@
 	X(TRANSFER, 7)             \
 	X(MEMBERS, 8)              \
 	X(HANDOFF, 9)              \
-	X(HANDOFF_DONE, 10)
+	X(HANDOFF_DONE, 10)        \
+	X(STATS_REQ, 11)           \
+	X(STATS, 12)
 
 enum ueip_set_type {
 #define UEIP_SET_TYPE_ENUM(name, num) UEIP_SET_##name = num,
@@ -95,6 +97,12 @@ struct ueip_set_session {
 	char prev[UEIP_MEMBER_ID_MAX];
 };
 
+/* One pool's usage as its reporter counts it for the chunks it owns (STATS). */
+struct ueip_set_poolstat {
+	char pool[UEIP_NAME_MAX];
+	uint64_t used, quarantined, statics, free;
+};
+
 struct ueip_set_member {
 	char id[UEIP_MEMBER_ID_MAX];
 	char address[UEIP_SET_ADDR_MAX];
@@ -107,7 +115,7 @@ struct ueip_setmsg {
 	char member[UEIP_MEMBER_ID_MAX];	/* HELLO: sender id */
 	char set_id[UEIP_NAME_MAX];		/* HELLO */
 	uint8_t nonce[UEIP_SET_NONCE_LEN];	/* HELLO */
-	uint64_t req_id;			/* ACK, RELEASE, TRANSFER, MEMBERS, HANDOFF */
+	uint64_t req_id;			/* ACK, RELEASE, TRANSFER, MEMBERS, HANDOFF, STATS_REQ, STATS */
 	uint64_t epoch;				/* HELLO, RECOVERY, MEMBERS, HANDOFF, HANDOFF_DONE */
 	uint64_t incarnation;			/* HELLO, RECOVERY, REPORT, RECONCILED */
 	uint32_t status;			/* ACK */
@@ -140,6 +148,7 @@ void ueip_set_put_bytes(struct ueip_buf *b, const void *p, size_t n);
 void ueip_set_put_session(struct ueip_buf *b, const struct ueip_set_session *s);
 void ueip_set_put_unit(struct ueip_buf *b, const struct ueip_set_unit *u);
 void ueip_set_put_member(struct ueip_buf *b, const struct ueip_set_member *m);
+void ueip_set_put_poolstat(struct ueip_buf *b, const struct ueip_set_poolstat *p);
 /* Fill in length and seq and append the MAC. 0, or the sticky error (UEIP_ETOOBIG, UEIP_ENOMEM). */
 int ueip_set_seal(struct ueip_buf *b, size_t frame_start, uint64_t seq,
 		  const uint8_t *key, size_t key_len);
@@ -160,6 +169,7 @@ int ueip_setmsg_decode(const uint8_t *data, size_t len, const uint8_t *key, size
 int ueip_setmsg_next_session(struct ueip_setmsg *msg, struct ueip_set_session *out);
 int ueip_setmsg_next_unit(struct ueip_setmsg *msg, struct ueip_set_unit *out);
 int ueip_setmsg_next_member(struct ueip_setmsg *msg, struct ueip_set_member *out);
+int ueip_setmsg_next_poolstat(struct ueip_setmsg *msg, struct ueip_set_poolstat *out);
 
 /* Per-connection key: HMAC(set key, "ueip-set-v1" | client nonce | server nonce). */
 void ueip_set_derive_key(const uint8_t *set_key, size_t set_key_len,

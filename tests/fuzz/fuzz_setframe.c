@@ -23,6 +23,7 @@ drain_records(struct ueip_setmsg *m)
 	struct ueip_set_session s;
 	struct ueip_set_unit u;
 	struct ueip_set_member mem;
+	struct ueip_set_poolstat ps;
 
 	switch (m->type) {
 	case UEIP_SET_TRANSFER:
@@ -37,6 +38,10 @@ drain_records(struct ueip_setmsg *m)
 		break;
 	case UEIP_SET_MEMBERS:
 		while (ueip_setmsg_next_member(m, &mem) == 1)
+			;
+		break;
+	case UEIP_SET_STATS:
+		while (ueip_setmsg_next_poolstat(m, &ps) == 1)
 			;
 		break;
 	default:

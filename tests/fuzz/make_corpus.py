@@ -15,7 +15,7 @@ import struct
 KEY = b"ueip-fuzz-key-0123456789abcdef"
 HERE = os.path.dirname(os.path.abspath(__file__))
 TYPES = dict(HELLO=1, ACK=2, RELEASE=3, RECOVERY=4, REPORT=5, RECONCILED=6, TRANSFER=7,
-             MEMBERS=8, HANDOFF=9, HANDOFF_DONE=10)
+             MEMBERS=8, HANDOFF=9, HANDOFF_DONE=10, STATS_REQ=11, STATS=12)
 
 
 def s(text):
@@ -58,6 +58,9 @@ def setframes():
     yield "handoff", frame("HANDOFF", struct.pack(">QQ", 4, 2) + s("inet4") + struct.pack(">II", 0, 2) +
                            unit(idx=1) + unit(idx=2, alloc=0, until=1700000060000))
     yield "handoff-done", frame("HANDOFF_DONE", struct.pack(">Q", 2))
+    yield "stats-req", frame("STATS_REQ", struct.pack(">Q", 8))
+    yield "stats", frame("STATS", struct.pack(">QI", 8, 2) + s("inet4") + struct.pack(">QQQQ", 5, 1, 1, 249) +
+                         s("inet6") + struct.pack(">QQQQ", 2, 0, 0, 254))
     yield "two-frames", frame("ACK", struct.pack(">QI", 1, 0)) + frame("RECONCILED", struct.pack(">Q", 1), seq=2)
     # malformed: wrong count, trailing bytes, bad string, bad MAC, huge length, bad version
     yield "bad-count", frame("TRANSFER", struct.pack(">QI", 5, 3) + session())

@@ -89,6 +89,9 @@ def test_concurrent_creates_unique():
         held = no_duplicates(w)
         expect(len(held) == 3 * 300 * 2, f"expected 1800 units held, found {len(held)}")
         expect(used_total(w) == 1800, f"pool-stats disagree: {used_total(w)} used")
+        one = w.members[0].call("pool-stats")["arguments"]["pools"]
+        per_member = sum(e["used"] for p in one for e in p["members"])
+        expect(per_member == 1800, f"pool-stats of one member sums the set's usage to {per_member}: {one}", w)
     finally:
         w.close()
 

@@ -448,7 +448,7 @@ test_bad_magic_version(void **state)
 
 	/* Unknown type, correctly sealed. */
 	ueip_buf_reset(&out);
-	ueip_set_begin(&out, 11);
+	ueip_set_begin(&out, 99);
 	ueip_set_put_u64(&out, 1);
 	assert_int_equal(ueip_set_seal(&out, 0, 1, KEY, KEY_LEN), 0);
 	assert_int_equal(ueip_setmsg_decode(out.data, out.len, KEY, KEY_LEN, &m), UEIP_EMALFORMED);
