@@ -55,7 +55,8 @@ struct conn {
 	size_t len, cap;
 	struct slot *head, *tail;
 	unsigned npending;
-	int eof, closed, handle_closed;
+	int eof, closed, handle_closed, dirty;
+	struct conn *next_dirty;
 	uv_shutdown_t shutdown;
 };
 
@@ -64,10 +65,13 @@ struct ctl {
 	struct ipam *ipam;
 	char path[256];
 	uint64_t bad_requests, unknown_commands;
+	uv_prepare_t flusher;
+	struct conn *dirty;
 };
 
 static void conn_maybe_free(struct conn *c);
 static void conn_finish(struct conn *c);
+static void on_flush(uv_prepare_t *h);
 
 static void
 cmd_list_commands(struct ipam *ipam, json_t *args, ipam_done_fn *done, void *ctx)
@@ -98,27 +102,77 @@ on_written(uv_write_t *req, int status)
 	free(req);
 }
 
+/* Write every answer that is ready at the head of the queue, in one write. */
 static void
 conn_flush(struct conn *c)
 {
+	size_t total = 0, off = 0;
+	uv_write_t *req;
+	char *block;
+
+	for (struct slot *s = c->head; s && s->answer; s = s->next)
+		total += strlen(s->answer);
+	block = total && !c->closed ? malloc(total) : NULL;
 	while (c->head && c->head->answer) {
 		struct slot *s = c->head;
+		size_t n = strlen(s->answer);
 		c->head = s->next;
 		if (!c->head)
 			c->tail = NULL;
-		if (!c->closed) {
-			uv_write_t *req = malloc(sizeof(*req));
-			uv_buf_t b = uv_buf_init(s->answer, (unsigned)strlen(s->answer));
-			if (req) {
-				req->data = s->answer;
-				if (uv_write(req, (uv_stream_t *)&c->pipe, &b, 1, on_written) == 0)
-					s->answer = NULL;
-				else
-					free(req);
-			}
-		}
+		if (block)
+			memcpy(block + off, s->answer, n);
+		off += n;
 		free(s->answer);
 		free(s);
+	}
+	if (!block)
+		return;
+	uv_buf_t b = uv_buf_init(block, (unsigned)total);
+	if (!(req = malloc(sizeof(*req)))) {
+		free(block);
+		return;
+	}
+	req->data = block;
+	if (uv_write(req, (uv_stream_t *)&c->pipe, &b, 1, on_written)) {
+		free(block);
+		free(req);
+	}
+}
+
+/*
+ * Answers finish in bursts (a whole store batch at once): a connection with a
+ * finished answer is flushed once, from the prepare phase of the next loop
+ * turn, so a burst leaves in one write per connection.
+ */
+static void
+conn_mark_dirty(struct conn *c)
+{
+	struct ctl *ctl = c->ctl;
+
+	if (c->dirty)
+		return;
+	c->dirty = 1;
+	c->next_dirty = ctl->dirty;
+	ctl->dirty = c;
+	uv_prepare_start(&ctl->flusher, on_flush);
+}
+
+static void
+on_flush(uv_prepare_t *h)
+{
+	struct ctl *ctl = h->data;
+	struct conn *list = ctl->dirty;
+
+	ctl->dirty = NULL;
+	uv_prepare_stop(h);
+	while (list) {
+		struct conn *c = list;
+		list = c->next_dirty;
+		c->dirty = 0;
+		conn_flush(c);
+		if (c->eof && !c->npending)
+			conn_finish(c);
+		conn_maybe_free(c);
 	}
 }
 
@@ -146,10 +200,7 @@ slot_done(void *ctx, int rc, json_t *result, const char *text)
 	if (!s->answer)
 		s->answer = strdup("{\"result\":1,\"text\":\"out of memory\"}\n");
 	c->npending--;
-	conn_flush(c);
-	if (c->eof && !c->npending)
-		conn_finish(c);
-	conn_maybe_free(c);
+	conn_mark_dirty(c);
 }
 
 static void
@@ -249,7 +300,7 @@ conn_finish(struct conn *c)
 static void
 conn_maybe_free(struct conn *c)
 {
-	if (!c->closed || !c->handle_closed || c->npending)
+	if (!c->closed || !c->handle_closed || c->npending || c->dirty)
 		return;
 	while (c->head) {
 		struct slot *s = c->head;
@@ -353,6 +404,8 @@ ctl_new(uv_loop_t *loop, const char *path, struct ipam *ipam, struct ctl **out)
 	if (!ctl)
 		return UEIP_ENOMEM;
 	ctl->ipam = ipam;
+	uv_prepare_init(loop, &ctl->flusher);
+	ctl->flusher.data = ctl;
 	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
 	uv_pipe_init(loop, &ctl->listener, 0);
 	ctl->listener.data = ctl;
@@ -371,6 +424,10 @@ ctl_new(uv_loop_t *loop, const char *path, struct ipam *ipam, struct ctl **out)
 void
 ctl_close(struct ctl *ctl)
 {
+	if (ctl && !uv_is_closing((uv_handle_t *)&ctl->flusher)) {
+		on_flush(&ctl->flusher);
+		uv_close((uv_handle_t *)&ctl->flusher, NULL);
+	}
 	if (ctl && !uv_is_closing((uv_handle_t *)&ctl->listener)) {
 		uv_close((uv_handle_t *)&ctl->listener, NULL);
 		unlink(ctl->path);

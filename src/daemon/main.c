@@ -51,8 +51,8 @@ struct daemon {
 	uv_check_t check;
 	uv_timer_t tick;
 	uv_signal_t sigterm, sigint, sighup;
-	struct deferred *dq;
-	size_t ndq, dq_cap;
+	struct deferred *dq, *spare;	/* queued work; the array being run is kept as spare */
+	size_t ndq, dq_cap, spare_cap;
 	uint64_t commits, committed_turns_ns;
 };
 
@@ -136,13 +136,17 @@ on_check(uv_check_t *h)
 		d->commits++;
 	}
 	while (d->ndq) {
+		size_t run_cap = d->dq_cap;
 		run = d->dq;
 		n = d->ndq;
-		d->dq = NULL;
-		d->ndq = d->dq_cap = 0;
+		/* Work deferred while this runs goes to the spare array; no allocation per turn. */
+		d->dq = d->spare;
+		d->dq_cap = d->spare_cap;
+		d->ndq = 0;
 		for (size_t i = 0; i < n; i++)
 			run[i].fn(run[i].ctx, rc);
-		free(run);
+		d->spare = run;
+		d->spare_cap = run_cap;
 		if (ueip_store_in_batch(d->st))
 			break;	/* deferred work wrote again: commit on the next turn */
 	}
@@ -368,6 +372,8 @@ main(int argc, char **argv)
 	ipam_start(d.ipam, d.net);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	ipam_free(d.ipam);
+	free(d.dq);
+	free(d.spare);
 	ueip_store_close(d.st);
 	setnet_free(d.net);
 	ctl_free(d.ctl);
