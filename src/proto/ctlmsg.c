@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,23 +101,154 @@ ueip_ctl_get_uint(json_t *args, const char *name, int required, uint64_t min, ui
 	return 0;
 }
 
+/*
+ * Compact JSON writer for answers. jansson's json_dumps costs about a quarter
+ * of a session-create (measured with callgrind); this walk writes the same
+ * compact text straight into one buffer. Strings in a json_t are valid UTF-8
+ * (jansson checks on creation), so only quotes, backslashes and control
+ * characters need escaping. Objects keep insertion order (jansson >= 2.8).
+ */
+struct jout {
+	char *buf;
+	size_t len, cap;
+	int err;
+};
+
+static void
+jout_put(struct jout *o, const char *p, size_t n)
+{
+	if (o->err)
+		return;
+	if (o->len + n + 2 > o->cap) {
+		size_t cap = o->cap ? o->cap : 512;
+		while (cap < o->len + n + 2)
+			cap *= 2;
+		char *grown = cap > UEIP_CTL_ANSWER_MAX ? NULL : realloc(o->buf, cap);
+		if (!grown) {
+			o->err = 1;
+			return;
+		}
+		o->buf = grown;
+		o->cap = cap;
+	}
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+}
+
+/* The letter of JSON's two-character escape for c, or 0 when it has none. */
+static char
+short_escape(unsigned char c)
+{
+	switch (c) {
+	case '"': return '"';
+	case '\\': return '\\';
+	case '\b': return 'b';
+	case '\f': return 'f';
+	case '\n': return 'n';
+	case '\r': return 'r';
+	case '\t': return 't';
+	default: return 0;
+	}
+}
+
+static void
+jout_string(struct jout *o, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+
+	jout_put(o, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		jout_put(o, s + run, i - run);
+		run = i + 1;
+		char letter = short_escape(c);
+		if (letter) {
+			char esc[2] = { '\\', letter };
+			jout_put(o, esc, 2);
+		} else {
+			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+			jout_put(o, esc, 6);
+		}
+	}
+	jout_put(o, s + run, n - run);
+	jout_put(o, "\"", 1);
+}
+
+static void
+jout_value(struct jout *o, const json_t *v, int depth)
+{
+	char num[32];
+	const char *key;
+	json_t *child;
+	size_t i;
+	int n = 0;
+
+	if (depth > 64) {
+		o->err = 1;
+		return;
+	}
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		jout_put(o, "{", 1);
+		json_object_foreach((json_t *)v, key, child) {
+			if (n++)
+				jout_put(o, ",", 1);
+			jout_string(o, key, strlen(key));
+			jout_put(o, ":", 1);
+			jout_value(o, child, depth + 1);
+		}
+		jout_put(o, "}", 1);
+		break;
+	case JSON_ARRAY:
+		jout_put(o, "[", 1);
+		json_array_foreach(v, i, child) {
+			if (i)
+				jout_put(o, ",", 1);
+			jout_value(o, child, depth + 1);
+		}
+		jout_put(o, "]", 1);
+		break;
+	case JSON_STRING:
+		jout_string(o, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		jout_put(o, num, (size_t)n);
+		break;
+	case JSON_REAL:
+		n = isfinite(json_real_value(v)) ? snprintf(num, sizeof(num), "%.17g", json_real_value(v))
+						 : snprintf(num, sizeof(num), "null");
+		if (isfinite(json_real_value(v)) && !strpbrk(num, ".e"))
+			n += snprintf(num + n, sizeof(num) - (size_t)n, ".0");	/* stays a real */
+		jout_put(o, num, (size_t)n);
+		break;
+	case JSON_TRUE:
+		jout_put(o, "true", 4);
+		break;
+	case JSON_FALSE:
+		jout_put(o, "false", 5);
+		break;
+	default:
+		jout_put(o, "null", 4);
+	}
+}
+
 char *
 ueip_ctl_line(const json_t *root)
 {
-	char *out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER), *line;
-	size_t n;
+	struct jout o = { 0 };
 
-	if (!out)
-		return NULL;
-	n = strlen(out);
-	line = realloc(out, n + 2);
-	if (!line) {
-		free(out);
+	jout_value(&o, root, 0);
+	if (o.err) {
+		free(o.buf);
 		return NULL;
 	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	return line;
+	o.buf[o.len] = '\n';
+	o.buf[o.len + 1] = '\0';
+	return o.buf;
 }
 
 char *

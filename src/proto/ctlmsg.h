@@ -18,6 +18,7 @@
 
 #define UEIP_CTL_MAX (64 * 1024)
 #define UEIP_CTL_CMD_MAX 32
+#define UEIP_CTL_ANSWER_MAX (64u << 20)	/* an answer larger than this is not sent */
 
 enum ueip_ctl_result {
 	UEIP_CTL_SUCCESS = 0,

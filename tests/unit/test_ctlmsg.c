@@ -303,6 +303,33 @@ test_result_of(void **state)
 	assert_int_equal(ueip_ctl_result_of(-5), UEIP_CTL_ERROR);
 }
 
+/* ueip_ctl_line writes one line that reads back as the same value, for every kind of value. */
+static void
+test_line_matches_jansson(void **state)
+{
+	static const char *const docs[] = {
+		"{}", "[]", "{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}",
+		"{\"s\":\"quote \\\" backslash \\\\ tab \\t nl \\n nul-free \\u0001 \\u001f\"}",
+		"{\"u\":\"caf\\u00e9 \\ud83d\\ude00 \\u2028\"}", "[-9223372036854775807,0,42]",
+		"[1.5,-0.25,1e+300,3.0]", "{\"z\":1,\"a\":2,\"m\":3}", "[[[[[\"deep\"]]]]]",
+	};
+
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		json_t *v = json_loads(docs[i], JSON_DECODE_ANY, NULL);
+		assert_non_null(v);
+		char *ours = ueip_ctl_line(v);
+		assert_non_null(ours);
+		size_t n = strlen(ours);
+		assert_true(n >= 3 && ours[n - 1] == '\n' && !memchr(ours, '\n', n - 1));
+		json_t *back = json_loadb(ours, n - 1, JSON_DECODE_ANY, NULL);
+		assert_non_null(back);
+		assert_true(json_equal(v, back));
+		free(ours);
+		json_decref(back);
+		json_decref(v);
+	}
+}
+
 int
 main(void)
 {
@@ -313,6 +340,7 @@ main(void)
 		cmocka_unit_test(test_parse_size_limit),
 		cmocka_unit_test(test_get_str),
 		cmocka_unit_test(test_get_uint),
+		cmocka_unit_test(test_line_matches_jansson),
 		cmocka_unit_test(test_answer),
 		cmocka_unit_test(test_result_of),
 	};
