@@ -268,6 +268,10 @@ def run(tests):
     import traceback
     failed = 0
     only = sys.argv[1:]
+    unknown = set(only) - {t.__name__ for t in tests}
+    if unknown:
+        print(f"no such test: {', '.join(sorted(unknown))}")
+        sys.exit(2)
     for t in tests:
         if only and t.__name__ not in only:
             continue
