@@ -2,7 +2,8 @@
 # The README's commands, one word each. meson + ninja do the building.
 #   make demo    install what is needed, build, run the narrated demo
 #   make check   install what is needed, build, run every test suite
-#   make bench   install what is needed (Kea too), build, run the benchmarks
+#   make bench   install what is needed (Kea too), release build, run the benchmarks
+#                (BENCH_ARGS=--big adds the 1M-session recovery and hand-off runs)
 #   make sanitize  ASan+UBSan build running the unit, fuzz and integration suites
 #   make fuzz    libFuzzer binaries (clang) in build-fuzz/
 BUILD ?= build
@@ -30,9 +31,9 @@ demo: build
 
 bench:
 	@UEIP_BENCH_DEPS=1 bash scripts/install-deps.sh
-	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) -Dbuildtype=release
-	ninja -C $(BUILD)
-	bash bench/run.sh $(BUILD)
+	[ -f build-release/build.ninja ] || meson setup build-release -Dbuildtype=release
+	ninja -C build-release
+	bash bench/run.sh build-release $(BENCH_ARGS)
 
 sanitize: deps
 	[ -f build-asan/build.ninja ] || meson setup build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
@@ -47,4 +48,4 @@ fuzz: deps
 	ninja -C build-fuzz
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-release
