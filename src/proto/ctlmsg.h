@@ -46,7 +46,8 @@ int ueip_ctl_get_uint(json_t *args, const char *name, int required, uint64_t min
 /* Build an answer; takes ownership of arguments (may be NULL). Returns a malloc'd
  * single-line JSON text terminated by "\n", or NULL on out of memory. */
 char *ueip_ctl_answer(enum ueip_ctl_result result, const char *text, json_t *arguments);
-/* root as one compact JSON line ending in "\n" (malloc'd), or NULL on out of memory. */
+/* root as one compact JSON line ending in "\n" (malloc'd), or NULL on out of memory,
+ * nesting deeper than 64 or a line over UEIP_CTL_ANSWER_MAX. */
 char *ueip_ctl_line(const json_t *root);
 /* Map an ueip error code to a control result. */
 enum ueip_ctl_result ueip_ctl_result_of(int err);

@@ -4,11 +4,14 @@
  *
  * Feeds bytes to the frame reader exactly as a connection does: frame length
  * from the header, then the decoder with the MAC checked, then every record.
- * The first byte picks the key: 0 = the fuzz key, so that inputs whose MAC
- * was computed with it (the seed corpus) reach the body decoders; anything
- * else exercises the MAC rejection path.
+ * The first byte picks the mode: 0 = check MACs with the fuzz key (the seed
+ * corpus is MACed with it); 1 = first re-MAC every frame with the fuzz key,
+ * so that mutated bodies reach the body decoders instead of stopping at the
+ * MAC; anything else = a wrong key, the MAC rejection path.
  */
+#include <openssl/hmac.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/setframe.h"
@@ -49,17 +52,38 @@ drain_records(struct ueip_setmsg *m)
 	}
 }
 
+/* Overwrite the MAC of every complete frame in buf with the fuzz key's. */
+static void
+remac_frames(uint8_t *p, size_t n)
+{
+	long frame;
+
+	while (n > 0 && (frame = ueip_set_frame_len(p, n)) > 0) {
+		unsigned mac_len = UEIP_SET_MAC_LEN;
+		HMAC(EVP_sha256(), FUZZ_KEY, (int)strlen(FUZZ_KEY), p, (size_t)frame - UEIP_SET_MAC_LEN,
+		     p + frame - UEIP_SET_MAC_LEN, &mac_len);
+		p += frame;
+		n -= (size_t)frame;
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *key = (const uint8_t *)FUZZ_KEY;
+	uint8_t *copy = NULL;
 	struct ueip_setmsg m;
 	long frame;
 
 	if (size < 1)
 		return 0;
-	if (data[0] != 0)
+	if (data[0] == 1 && (copy = malloc(size))) {
+		memcpy(copy, data, size);
+		remac_frames(copy + 1, size - 1);
+		data = copy;
+	} else if (data[0] > 1) {
 		key = (const uint8_t *)"another key entirely";
+	}
 	data++;
 	size--;
 	while (size > 0 && (frame = ueip_set_frame_len(data, size)) > 0) {
@@ -68,5 +92,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data += frame;
 		size -= (size_t)frame;
 	}
+	free(copy);
 	return 0;
 }

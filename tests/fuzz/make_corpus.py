@@ -69,6 +69,7 @@ def setframes():
     yield "bad-mac", frame("ACK", struct.pack(">QI", 42, 0), key=b"wrong")
     yield "huge-len", b"US\x01\x02" + struct.pack(">IQI", 0xffffffff, 1, 0)
     yield "bad-version", b"US\x07\x02" + struct.pack(">IQI", 0, 1, 0) + bytes(32)
+    yield "remac-transfer", frame("TRANSFER", struct.pack(">QI", 5, 1) + session(), key=b"any")
     yield "bad-supi", frame("TRANSFER", struct.pack(">QI", 5, 1) + session(supi="bob"))
 
 
@@ -91,7 +92,8 @@ def main():
     out = os.path.join(HERE, "corpus", "setframe")
     os.makedirs(out, exist_ok=True)
     for name, data in setframes():
-        prefix = b"\x00" if name != "bad-mac" else b"\x01"
+        # first byte: 0 = MACs checked with the fuzz key, 1 = re-MACed first, 2 = a wrong key
+        prefix = {"bad-mac": b"\x02", "remac-transfer": b"\x01"}.get(name, b"\x00")
         with open(os.path.join(out, name), "wb") as f:
             f.write(prefix + data)
     out = os.path.join(HERE, "corpus", "ctlmsg")
