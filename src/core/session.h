@@ -48,6 +48,8 @@ struct ueip_session {
 	int64_t created_ms;
 	char prev[UEIP_MEMBER_ID_MAX];	/* previous controller, "" if created here */
 	uint8_t busy;			/* a transfer of it is in flight or undecided */
+	uint8_t unconfirmed;		/* transferred in; usable once the sender confirms it let go */
+	int64_t checked_ms;		/* unconfirmed: when the sender was last asked */
 	uint64_t key_hash;
 	struct ueip_session *hash_next;
 };

@@ -449,6 +449,7 @@ ipam_persist_session(struct ipam *ipam, const struct ueip_session *s)
 	ipam_to_wire(ipam, s, &r.s);
 	holding_text(ipam, &s->v4, r.v4_addr, sizeof(r.v4_addr), 0);
 	holding_text(ipam, &s->v6, r.v6_prefix, sizeof(r.v6_prefix), 1);
+	r.unconfirmed = s->unconfirmed;
 	return ueip_store_session_put(ipam->st, &r);
 }
 
@@ -675,6 +676,8 @@ ipam_apply_membership(struct ipam *ipam, const struct ueip_membership *m,
 	peers_sync(ipam);
 	ipam_handoff_plan(ipam);
 	ipam_handoff_flush(ipam);
+	/* Reports made under the old epoch describe the old chunks: ask again. */
+	ipam_recovery_restart(ipam);
 }
 
 static int
@@ -738,13 +741,15 @@ load_session(const struct ueip_store_session *r, void *arg)
 
 	if (!s)
 		return UEIP_ENOMEM;
-	if (ipam_from_wire(lc->ipam, &r->s, s) || ueip_sessions_insert(&lc->ipam->sessions, s)) {
+	if (ipam_from_wire(lc->ipam, &r->s, s) || ueip_sessions_insert(&lc->ipam->sessions, s) ||
+	    (r->unconfirmed && ipam_unconfirmed_add(lc->ipam, &r->s.key))) {
 		ueip_session_key_format(&r->s.key, key, sizeof(key));
 		snprintf(lc->why, lc->why_size,
 			 "store holds session %s whose pool is not configured or whose unit is held twice", key);
 		free(s);
 		return UEIP_ECONFIG;
 	}
+	s->unconfirmed = r->unconfirmed;
 	return 0;
 }
 
@@ -979,11 +984,13 @@ ipam_free(struct ipam *ipam)
 	ueip_map_deinit(&ipam->handed);
 	ueip_map_deinit(&ipam->released_blocked);
 	ueip_map_deinit(&ipam->rec.seen);
+	ueip_map_deinit(&ipam->rec.released);
 	free_pending(ipam);
 	free(ipam->owned_chunks);
 	free(ipam->qfifo);
 	free(ipam->outbox);
 	free(ipam->hout);
+	free(ipam->unconf);
 	free(ipam);
 }
 
@@ -1005,6 +1012,7 @@ ipam_tick(struct ipam *ipam)
 	quarantine_expire(ipam);
 	ipam_pending_expire(ipam);
 	ipam_recovery_tick(ipam);
+	ipam_unconfirmed_tick(ipam);
 	ipam_outbox_flush(ipam);
 	ipam_handoff_flush(ipam);
 }

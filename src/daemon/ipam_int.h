@@ -59,6 +59,7 @@ struct recovery {
 	int64_t started_ms, deadline_ms;
 	uint32_t reported;		/* bit per index in cur membership */
 	struct ueip_map seen;		/* unit key -> alloc id, from reports */
+	struct ueip_map released;	/* unit key -> alloc id released during the round */
 	unsigned freed, added, conflicts, stale_dropped;
 	ipam_done_fn *done;
 	void *ctx;
@@ -114,6 +115,8 @@ struct ipam {
 	size_t noutbox, outbox_cap;
 
 	struct ueip_map pending;	/* req id -> struct pending * */
+	struct ueip_session_key *unconf;	/* sessions transferred in, not confirmed yet */
+	size_t nunconf, unconf_cap;
 	uint64_t next_req;
 
 	/* peers reconciling: member index in cur -> id of their connection to us (0: none) */
@@ -160,11 +163,16 @@ void ipam_poolstat_json(json_t *entry, const struct ueip_set_poolstat *f);
 /* Ask every reachable peer for its figures, fill them into result's pools[].members[], answer. */
 void ipam_stats_collect(struct ipam *ipam, json_t *result, ipam_done_fn *done, void *ctx);
 void ipam_recovery_start(struct ipam *ipam, int audit, ipam_done_fn *done, void *ctx);
+/* Ask every peer again under a new round number (epoch changed, a reporter was lost). */
+void ipam_recovery_restart(struct ipam *ipam);
 void ipam_handoff_plan(struct ipam *ipam);
 void ipam_handoff_flush(struct ipam *ipam);
 int ipam_fenced(struct ipam *ipam, uint16_t pool_id, uint64_t index);
 void ipam_pending_expire(struct ipam *ipam);
 void ipam_recovery_tick(struct ipam *ipam);
+/* Ask the senders of unconfirmed transferred-in sessions whether they let go. */
+void ipam_unconfirmed_tick(struct ipam *ipam);
+int ipam_unconfirmed_add(struct ipam *ipam, const struct ueip_session_key *key);
 
 /* Helpers to answer a command. */
 void ipam_fail(ipam_done_fn *done, void *ctx, int rc, const char *fmt, ...)

@@ -317,6 +317,9 @@ ipam_cmd_session_release(struct ipam *ipam, json_t *args, ipam_done_fn *done, vo
 		return done(ctx, UEIP_ENOTFOUND, NULL, "no such session on this member");
 	if (s->busy)
 		return done(ctx, UEIP_EBUSY, NULL, "a transfer of this session is undecided; retry the transfer");
+	if (s->unconfirmed)
+		return done(ctx, UEIP_EBUSY, NULL, "this session was just transferred here and its previous "
+			    "controller has not confirmed yet; retry");
 	json_t *result = ipam_session_json(ipam, s);
 	if ((rc = ipam_batch(ipam)) || (rc = ueip_store_session_del(ipam->st, &key))) {
 		json_decref(result);

@@ -140,8 +140,12 @@ release_one(struct ipam *ipam, struct setpeer *from, const struct ueip_set_unit 
 	if (owned == UEIP_CHUNK_BLOCKED)
 		return UEIP_SET_ST_BUSY;
 	if (owned == UEIP_CHUNK_MINE) {
-		if (ueip_map_get(&ipam->lent, ueip_unit_key(pool->id, u->index), &alloc) && alloc == u->alloc_id)
+		if (ueip_map_get(&ipam->lent, ueip_unit_key(pool->id, u->index), &alloc) && alloc == u->alloc_id) {
 			ipam_quarantine(ipam, pool->id, u->index);
+			/* A report of this round may predate the release: it must not bring the unit back. */
+			if (ipam->rec.active)
+				ueip_map_put(&ipam->rec.released, ueip_unit_key(pool->id, u->index), alloc);
+		}
 		else
 			ueip_log_debug("set", "stale RELEASE of %s/%llu from %s ignored", u->pool,
 				       (unsigned long long)u->index, setpeer_id(from));
@@ -216,10 +220,18 @@ recovery_round(struct ipam *ipam)
 	ipam->rec.round = ipam->incarnation << 24 | (++rounds & 0xffffff);
 	ipam->rec.reported = 0;
 	ueip_map_deinit(&ipam->rec.seen);
+	ueip_map_deinit(&ipam->rec.released);
 	if (ipam->net)
 		setnet_each_peer(ipam->net, send_recovery, ipam);
 	if (peers_mask(ipam) == 0)
 		recovery_finish(ipam, 1);
+}
+
+void
+ipam_recovery_restart(struct ipam *ipam)
+{
+	if (ipam->rec.active)
+		recovery_round(ipam);
 }
 
 void
@@ -233,6 +245,7 @@ ipam_recovery_start(struct ipam *ipam, int audit, ipam_done_fn *done, void *ctx)
 		return;
 	}
 	ueip_map_deinit(&ipam->rec.seen);
+	ueip_map_deinit(&ipam->rec.released);
 	memset(&ipam->rec, 0, sizeof(ipam->rec));
 	ipam->rec.active = 1;
 	ipam->rec.audit = audit;
@@ -315,6 +328,9 @@ reconcile_seen(struct ipam *ipam)
 		uint16_t pool_id = (uint16_t)(unit >> 40);
 		uint64_t index = unit & ((1ULL << 40) - 1);
 		struct ueip_session *own = ueip_sessions_by_unit(&ipam->sessions, unit);
+		uint64_t released;
+		if (ueip_map_get(&ipam->rec.released, unit, &released) && released == alloc)
+			continue;
 		if (own) {
 			if (own->alloc_id != alloc) {
 				ipam->rec.conflicts++;
@@ -588,8 +604,8 @@ ipam_cmd_session_transfer(struct ipam *ipam, json_t *args, ipam_done_fn *done, v
 		return ipam_fail(done, ctx, UEIP_EINVAL, "'to' must be another member of the set");
 	if (!(peer = setnet_peer_find(ipam->net, to)) || !setpeer_is_up(peer))
 		return ipam_fail(done, ctx, UEIP_EUNREACHABLE, "member %s is unreachable", to);
-	if (pending_transfer_of(ipam, &key))
-		return done(ctx, UEIP_EBUSY, NULL, "a transfer of this session is in flight");
+	if (pending_transfer_of(ipam, &key) || s->unconfirmed)
+		return done(ctx, UEIP_EBUSY, NULL, "a transfer of this session is in flight or unconfirmed");
 	if (!(p = ipam_pending_new(ipam, PEND_TRANSFER, to)))
 		return done(ctx, UEIP_ENOMEM, NULL, "out of memory");
 	p->key = key;
@@ -609,12 +625,68 @@ ipam_cmd_session_transfer(struct ipam *ipam, json_t *args, ipam_done_fn *done, v
 	s->busy = 1;
 }
 
+struct confirm_job {
+	struct ipam *ipam;
+	char peer[UEIP_MEMBER_ID_MAX];
+	struct ueip_set_session w;
+};
+
+static void
+confirm_run(void *arg, int rc)
+{
+	struct confirm_job *j = arg;
+	struct setpeer *peer = j->ipam->net ? setnet_peer_find(j->ipam->net, j->peer) : NULL;
+
+	if (!rc && peer) {
+		struct ueip_buf *b = setnet_begin(j->ipam->net, UEIP_SET_TRANSFER_COMMIT);
+		ueip_set_put_u64(b, 0);
+		ueip_set_put_u32(b, 1);
+		ueip_set_put_session(b, &j->w);
+		setnet_send_request(j->ipam->net, peer);
+	}
+	free(j);
+}
+
+/* Tell the receiver, once our deletion is durable, that its copy is the only one. */
+static void
+confirm_after_commit(struct ipam *ipam, const char *peer, const struct ueip_set_session *w)
+{
+	struct confirm_job *j = malloc(sizeof(*j));
+
+	if (!j)
+		return;	/* the receiver asks again (TRANSFER_CHECK) */
+	j->ipam = ipam;
+	snprintf(j->peer, sizeof(j->peer), "%s", peer);
+	j->w = *w;
+	if (ipam->env.defer(ipam->env.arg, confirm_run, j))
+		free(j);
+}
+
+/* Delete our copy of a session another member now holds; units of our chunks become lent. */
+static void
+let_go(struct ipam *ipam, struct ueip_session *s, const char *to)
+{
+	const struct ueip_holding *h[2] = { &s->v4, &s->v6 };
+	struct ueip_set_session w;
+
+	ipam_to_wire(ipam, s, &w);
+	w.gen = s->gen + 1;
+	ipam_batch(ipam);
+	ueip_store_session_del(ipam->st, &s->key);
+	for (int i = 0; i < 2; i++)
+		if (h[i]->present && !s->is_static &&
+		    ipam_unit_owned(ipam, h[i]->pool_id, h[i]->index) != UEIP_CHUNK_OTHER)
+			ipam_lent_set(ipam, h[i]->pool_id, h[i]->index, s->alloc_id);
+	ueip_sessions_remove(&ipam->sessions, s);
+	free(s);
+	confirm_after_commit(ipam, to, &w);
+}
+
 /* The receiver has it durably: forget our copy; units of our chunks become lent. */
 static void
 transfer_acked(struct ipam *ipam, struct pending *p, unsigned status)
 {
 	struct ueip_session *s = ueip_sessions_find(&ipam->sessions, &p->key);
-	const struct ueip_holding *h[2];
 	json_t *result;
 
 	if (!s) {
@@ -632,16 +704,7 @@ transfer_acked(struct ipam *ipam, struct pending *p, unsigned status)
 	json_object_set_new(result, "controller", json_string(p->peer));
 	json_object_set_new(result, "generation", json_integer((json_int_t)s->gen + 1));
 	json_object_set_new(result, "previous-controller", json_string(ipam->self));
-	ipam_batch(ipam);
-	ueip_store_session_del(ipam->st, &s->key);
-	h[0] = &s->v4;
-	h[1] = &s->v6;
-	for (int i = 0; i < 2; i++)
-		if (h[i]->present && !s->is_static &&
-		    ipam_unit_owned(ipam, h[i]->pool_id, h[i]->index) != UEIP_CHUNK_OTHER)
-			ipam_lent_set(ipam, h[i]->pool_id, h[i]->index, s->alloc_id);
-	ueip_sessions_remove(&ipam->sessions, s);
-	free(s);
+	let_go(ipam, s, p->peer);
 	ipam->stats.transfers_out++;
 	done_durable(ipam, p->done, p->ctx, 0, result, "session transferred");
 }
@@ -685,7 +748,10 @@ transfer_in(struct ipam *ipam, const struct ueip_set_session *w)
 		free(old);
 	}
 	*s = tmp;
-	if (ueip_sessions_insert(&ipam->sessions, s) || ipam_persist_session(ipam, s)) {
+	s->unconfirmed = 1;	/* usable once the sender says it deleted its copy */
+	s->checked_ms = ipam_now(ipam);
+	if (ueip_sessions_insert(&ipam->sessions, s) || ipam_persist_session(ipam, s) ||
+	    ipam_unconfirmed_add(ipam, &s->key)) {
 		free(s);
 		return UEIP_SET_ST_STORE_FAILED;
 	}
@@ -715,6 +781,85 @@ handle_transfer(struct ipam *ipam, struct setpeer *peer, struct setconn *conn, s
 			      setpeer_id(peer), ueip_set_status_name(status));
 	}
 	ack_durable(ipam, conn, m->req_id, status);
+}
+
+/* Receiver: the sender deleted its copy; ours becomes usable. */
+static void
+handle_transfer_commit(struct ipam *ipam, struct setpeer *peer, struct ueip_setmsg *m)
+{
+	struct ueip_set_session w;
+	struct ueip_session *s;
+
+	if (m->count != 1 || ueip_setmsg_next_session(m, &w) != 1)
+		return;
+	s = ueip_sessions_find(&ipam->sessions, &w.key);
+	if (!s || !s->unconfirmed || s->gen != w.gen)
+		return;
+	s->unconfirmed = 0;
+	ipam_persist_session(ipam, s);
+}
+
+/* Sender: a receiver asks whether we let go of a session it holds with a higher generation. */
+static void
+handle_transfer_check(struct ipam *ipam, struct setpeer *peer, struct ueip_setmsg *m)
+{
+	struct ueip_set_session w;
+	struct ueip_session *s;
+
+	if (m->count != 1 || ueip_setmsg_next_session(m, &w) != 1 || pending_transfer_of(ipam, &w.key))
+		return;
+	s = ueip_sessions_find(&ipam->sessions, &w.key);
+	if (s && s->gen >= w.gen)
+		return;	/* ours is not older: nothing to confirm */
+	if (s) {
+		ueip_log_info("ipam", "member %s: %s holds a session we never heard was taken; letting go",
+			      ipam->self, setpeer_id(peer));
+		let_go(ipam, s, setpeer_id(peer));
+		return;
+	}
+	confirm_after_commit(ipam, setpeer_id(peer), &w);
+}
+
+int
+ipam_unconfirmed_add(struct ipam *ipam, const struct ueip_session_key *key)
+{
+	if (ipam->nunconf == ipam->unconf_cap) {
+		size_t cap = ipam->unconf_cap ? ipam->unconf_cap * 2 : 16;
+		struct ueip_session_key *grown = realloc(ipam->unconf, cap * sizeof(*grown));
+		if (!grown)
+			return UEIP_ENOMEM;
+		ipam->unconf = grown;
+		ipam->unconf_cap = cap;
+	}
+	ipam->unconf[ipam->nunconf++] = *key;
+	return 0;
+}
+
+void
+ipam_unconfirmed_tick(struct ipam *ipam)
+{
+	int64_t now = ipam_now(ipam);
+
+	for (size_t i = 0; i < ipam->nunconf;) {
+		struct ueip_session *s = ueip_sessions_find(&ipam->sessions, &ipam->unconf[i]);
+		struct setpeer *peer;
+		if (!s || !s->unconfirmed) {
+			ipam->unconf[i] = ipam->unconf[--ipam->nunconf];
+			continue;
+		}
+		i++;
+		if (now - s->checked_ms < 1000 || !ipam->net ||
+		    !(peer = setnet_peer_find(ipam->net, s->prev)) || !setpeer_is_up(peer))
+			continue;
+		struct ueip_set_session w;
+		ipam_to_wire(ipam, s, &w);
+		struct ueip_buf *b = setnet_begin(ipam->net, UEIP_SET_TRANSFER_CHECK);
+		ueip_set_put_u64(b, 0);
+		ueip_set_put_u32(b, 1);
+		ueip_set_put_session(b, &w);
+		setnet_send_request(ipam->net, peer);
+		s->checked_ms = now;
+	}
 }
 
 /* ---- membership ---- */
@@ -1374,6 +1519,8 @@ ipam_on_frame(void *arg, struct setpeer *peer, struct setconn *conn, struct ueip
 	case UEIP_SET_HANDOFF_DONE:	handle_handoff_done(ipam, peer, m); break;
 	case UEIP_SET_STATS_REQ:	handle_stats_req(ipam, conn, m); break;
 	case UEIP_SET_STATS:		handle_stats(ipam, peer, m); break;
+	case UEIP_SET_TRANSFER_COMMIT:	handle_transfer_commit(ipam, peer, m); break;
+	case UEIP_SET_TRANSFER_CHECK:	handle_transfer_check(ipam, peer, m); break;
 	default:
 		ueip_log_warn("set", "member %s: unexpected %s from %s", ipam->self,
 			      ueip_set_type_name(m->type), setpeer_id(peer));

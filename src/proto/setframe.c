@@ -326,6 +326,8 @@ decode_fixed(struct rd *r, struct ueip_setmsg *m)
 		break;
 	case UEIP_SET_RELEASE:
 	case UEIP_SET_TRANSFER:
+	case UEIP_SET_TRANSFER_COMMIT:
+	case UEIP_SET_TRANSFER_CHECK:
 		m->req_id = rd_u64(r);
 		m->count = rd_u32(r);
 		break;

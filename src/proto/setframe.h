@@ -53,7 +53,9 @@
 	X(HANDOFF, 9)              \
 	X(HANDOFF_DONE, 10)        \
 	X(STATS_REQ, 11)           \
-	X(STATS, 12)
+	X(STATS, 12)               \
+	X(TRANSFER_COMMIT, 13)     \
+	X(TRANSFER_CHECK, 14)
 
 enum ueip_set_type {
 #define UEIP_SET_TYPE_ENUM(name, num) UEIP_SET_##name = num,

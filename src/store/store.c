@@ -14,15 +14,16 @@
 	X(META_GET, "SELECT value FROM meta WHERE key = ?1")                              \
 	X(SESSION_PUT, "INSERT OR REPLACE INTO sessions(supi, dnn, snssai, psi, ip_type," \
 		       " is_static, v4_pool, v4_index, v4_addr, v6_pool, v6_index,"       \
-		       " v6_prefix, alloc_id, gen, created_ms, prev) VALUES"              \
-		       " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)")       \
+		       " v6_prefix, alloc_id, gen, created_ms, prev, unconfirmed) VALUES" \
+		       " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)")   \
 	X(SESSION_DEL, "DELETE FROM sessions WHERE supi=?1 AND dnn=?2 AND snssai=?3 AND psi=?4") \
 	X(SESSION_ALL, "SELECT supi, dnn, snssai, psi, ip_type, is_static, v4_pool,"      \
 		       " v4_index, v4_addr, v6_pool, v6_index, v6_prefix, alloc_id, gen,"  \
-		       " created_ms, prev FROM sessions")                                  \
+		       " created_ms, prev, unconfirmed FROM sessions")                     \
 	X(SESSION_PAGE, "SELECT supi, dnn, snssai, psi, ip_type, is_static, v4_pool,"     \
 			" v4_index, v4_addr, v6_pool, v6_index, v6_prefix, alloc_id, gen," \
-			" created_ms, prev FROM sessions WHERE (supi, dnn, snssai, psi) >" \
+			" created_ms, prev, unconfirmed FROM sessions WHERE"                \
+			" (supi, dnn, snssai, psi) >"                                       \
 			" (?1, ?2, ?3, ?4) ORDER BY supi, dnn, snssai, psi LIMIT ?5")       \
 	X(LENT_PUT, "INSERT OR REPLACE INTO lent(pool, idx, alloc_id) VALUES (?1, ?2, ?3)") \
 	X(LENT_DEL, "DELETE FROM lent WHERE pool = ?1 AND idx = ?2")                      \
@@ -58,7 +59,7 @@ static const char schema_v1[] =
 	" v4_pool TEXT, v4_index INTEGER, v4_addr TEXT,"
 	" v6_pool TEXT, v6_index INTEGER, v6_prefix TEXT,"
 	" alloc_id INTEGER NOT NULL, gen INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
-	" prev TEXT NOT NULL DEFAULT '',"
+	" prev TEXT NOT NULL DEFAULT '', unconfirmed INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (supi, dnn, snssai, psi)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS lent(pool TEXT NOT NULL, idx INTEGER NOT NULL,"
 	" alloc_id INTEGER NOT NULL, PRIMARY KEY (pool, idx)) WITHOUT ROWID;"
@@ -263,6 +264,7 @@ ueip_store_session_put(struct ueip_store *st, const struct ueip_store_session *r
 	sqlite3_bind_int64(q, 14, (sqlite3_int64)s->gen);
 	sqlite3_bind_int64(q, 15, s->created_ms);
 	bind_text(q, 16, s->prev);
+	sqlite3_bind_int(q, 17, r->unconfirmed);
 	return run(st, ST_SESSION_PUT);
 }
 
@@ -364,6 +366,7 @@ row_session(sqlite3_stmt *q, struct ueip_store_session *r)
 	s->gen = (uint64_t)sqlite3_column_int64(q, 13);
 	s->created_ms = sqlite3_column_int64(q, 14);
 	col_text(q, 15, s->prev, sizeof(s->prev));
+	r->unconfirmed = (uint8_t)sqlite3_column_int(q, 16);
 }
 
 /* Step a read statement, handing each row to visit; resets it. */

@@ -33,6 +33,7 @@ struct ueip_store_session {
 	struct ueip_set_session s;
 	char v4_addr[UEIP_ADDR_STRLEN];
 	char v6_prefix[UEIP_ADDR_STRLEN];
+	uint8_t unconfirmed;		/* transferred in, sender not yet confirmed */
 };
 
 /* Open or create; sets WAL, migrates. 0, UEIP_ESTORE (why filled), UEIP_ENOMEM. */

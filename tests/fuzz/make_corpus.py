@@ -15,7 +15,7 @@ import struct
 KEY = b"ueip-fuzz-key-0123456789abcdef"
 HERE = os.path.dirname(os.path.abspath(__file__))
 TYPES = dict(HELLO=1, ACK=2, RELEASE=3, RECOVERY=4, REPORT=5, RECONCILED=6, TRANSFER=7,
-             MEMBERS=8, HANDOFF=9, HANDOFF_DONE=10, STATS_REQ=11, STATS=12)
+             MEMBERS=8, HANDOFF=9, HANDOFF_DONE=10, STATS_REQ=11, STATS=12, TRANSFER_COMMIT=13, TRANSFER_CHECK=14)
 
 
 def s(text):
@@ -69,6 +69,8 @@ def setframes():
     yield "bad-mac", frame("ACK", struct.pack(">QI", 42, 0), key=b"wrong")
     yield "huge-len", b"US\x01\x02" + struct.pack(">IQI", 0xffffffff, 1, 0)
     yield "bad-version", b"US\x07\x02" + struct.pack(">IQI", 0, 1, 0) + bytes(32)
+    yield "transfer-commit", frame("TRANSFER_COMMIT", struct.pack(">QI", 0, 1) + session())
+    yield "transfer-check", frame("TRANSFER_CHECK", struct.pack(">QI", 0, 1) + session(gen=3))
     yield "remac-transfer", frame("TRANSFER", struct.pack(">QI", 5, 1) + session(), key=b"any")
     yield "bad-supi", frame("TRANSFER", struct.pack(">QI", 5, 1) + session(supi="bob"))
 

@@ -401,6 +401,40 @@ def test_adopt_then_failed_member_returns():
         w.close()
 
 
+def test_transfer_unconfirmed_until_sender_lets_go():
+    """The crash window of a transfer: the receiver stored the session, the sender crashed
+    before deleting its copy. The receiver must not let the session be released until the
+    sender has let go (else the owner could hand the address out while the sender still holds
+    it); when the sender is back it lets go and the session becomes usable."""
+    w = SetWorld(3).start()
+    try:
+        a, b, _ = w.members
+        a.call("session-create", **session_args(1))
+        b.stop()
+        a.stop()
+        row = a.store_rows("SELECT * FROM sessions")[0]
+        con = sqlite3.connect(b.db)
+        cols = [r[1] for r in con.execute("PRAGMA table_info(sessions)")]
+        rec = dict(zip(cols, row))
+        rec.update(gen=rec["gen"] + 1, prev="smf1", unconfirmed=1)
+        con.execute(f"INSERT INTO sessions({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                    [rec[c] for c in cols])
+        con.commit()
+        con.close()
+        b.start()
+        r = b.call("session-release", **key(1))
+        expect(r["result"] == 4 and r["arguments"]["error"] == "UEIP_EBUSY",
+               f"release of an unconfirmed transfer must wait: {r}", w)
+        a.start()
+        wait_until(lambda: a.call("session-get", **key(1))["result"] == 3, "the sender to let go")
+        r = wait_until(lambda: (lambda x: x if x["result"] == 0 else None)(b.call("session-release", **key(1))),
+                       "the receiver to accept the release", timeout=10)
+        settle(w)
+        expect(used_total(w) == 0 and status(a)["lent"] == 0, f"leak: used {used_total(w)}, {status(a)}", w)
+    finally:
+        w.close()
+
+
 def hello_frame(member, set_id, key):
     import hashlib
     import hmac
@@ -440,7 +474,8 @@ def test_non_member_refused():
 
 
 if __name__ == "__main__":
-    run([test_non_member_refused, test_adopt_then_failed_member_returns, test_concurrent_creates_unique, test_transfer_then_release_on_non_owner, test_release_while_owner_down,
+    run([test_non_member_refused, test_adopt_then_failed_member_returns,
+         test_transfer_unconfirmed_until_sender_lets_go, test_concurrent_creates_unique, test_transfer_then_release_on_non_owner, test_release_while_owner_down,
          test_recovery_frees_missed_release_and_repairs_drift, test_transfer_while_owner_reconciles,
          test_release_during_handoff_reaches_new_owner, test_restarts_twice_and_together,
          test_membership_3_4_3, test_sigkill_under_load])
