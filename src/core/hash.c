@@ -172,3 +172,19 @@ ueip_map_next(const struct ueip_map *map, size_t *pos, uint64_t *key, uint64_t *
 	}
 	return 0;
 }
+
+int
+ueip_grow(void **array, size_t *cap, size_t count, size_t elem_size)
+{
+	size_t want;
+	void *grown;
+
+	if (count < *cap)
+		return 0;
+	want = *cap ? *cap * 2 : 16;
+	if (want > SIZE_MAX / elem_size || !(grown = realloc(*array, want * elem_size)))
+		return UEIP_ENOMEM;
+	*array = grown;
+	*cap = want;
+	return 0;
+}

@@ -48,4 +48,10 @@ size_t ueip_map_count(const struct ueip_map *map);
 /* Iterate: for (size_t i = 0; ueip_map_next(m, &i, &k, &v);) ... Do not modify meanwhile. */
 int ueip_map_next(const struct ueip_map *map, size_t *pos, uint64_t *key, uint64_t *value);
 
+/*
+ * Make room for one more element in a growable array: if count == *cap, double
+ * the capacity (from 16). 0, or UEIP_ENOMEM with the array unchanged.
+ */
+int ueip_grow(void **array, size_t *cap, size_t count, size_t elem_size);
+
 #endif

@@ -246,14 +246,8 @@ ipam_lent_drop(struct ipam *ipam, uint16_t pool_id, uint64_t index)
 static int
 outbox_append(struct ipam *ipam, int64_t id, const struct ueip_set_unit *u)
 {
-	if (ipam->noutbox == ipam->outbox_cap) {
-		size_t cap = ipam->outbox_cap ? ipam->outbox_cap * 2 : 64;
-		struct outbox_entry *grown = realloc(ipam->outbox, cap * sizeof(*grown));
-		if (!grown)
-			return UEIP_ENOMEM;
-		ipam->outbox = grown;
-		ipam->outbox_cap = cap;
-	}
+	if (ueip_grow((void **)&ipam->outbox, &ipam->outbox_cap, ipam->noutbox, sizeof(*ipam->outbox)))
+		return UEIP_ENOMEM;
 	memset(&ipam->outbox[ipam->noutbox], 0, sizeof(ipam->outbox[0]));
 	ipam->outbox[ipam->noutbox].id = id;
 	ipam->outbox[ipam->noutbox++].unit = *u;

@@ -94,7 +94,7 @@ struct ipam {
 	struct ueip_map handed;		/* pool<<32|chunk -> 1: handed to us this epoch */
 	struct ueip_map released_blocked; /* unit -> alloc id released while its chunk was blocked */
 	struct handoff_out *hout;
-	unsigned nhout, hout_cap;
+	size_t nhout, hout_cap;
 	int handoff_done_sent;
 	/* HANDOFF_DONE that arrived before we reached its epoch: member id -> epoch */
 	char early_done_id[UEIP_MEMBERS_MAX][UEIP_MEMBER_ID_MAX];

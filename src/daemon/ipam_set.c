@@ -823,14 +823,8 @@ handle_transfer_check(struct ipam *ipam, struct setpeer *peer, struct ueip_setms
 int
 ipam_unconfirmed_add(struct ipam *ipam, const struct ueip_session_key *key)
 {
-	if (ipam->nunconf == ipam->unconf_cap) {
-		size_t cap = ipam->unconf_cap ? ipam->unconf_cap * 2 : 16;
-		struct ueip_session_key *grown = realloc(ipam->unconf, cap * sizeof(*grown));
-		if (!grown)
-			return UEIP_ENOMEM;
-		ipam->unconf = grown;
-		ipam->unconf_cap = cap;
-	}
+	if (ueip_grow((void **)&ipam->unconf, &ipam->unconf_cap, ipam->nunconf, sizeof(*ipam->unconf)))
+		return UEIP_ENOMEM;
 	ipam->unconf[ipam->nunconf++] = *key;
 	return 0;
 }
@@ -1053,14 +1047,8 @@ handle_members(struct ipam *ipam, struct setpeer *peer, struct setconn *conn, st
 static int
 hout_add(struct ipam *ipam, uint16_t pool_id, uint32_t chunk)
 {
-	if (ipam->nhout == ipam->hout_cap) {
-		unsigned cap = ipam->hout_cap ? ipam->hout_cap * 2 : 64;
-		struct handoff_out *grown = realloc(ipam->hout, cap * sizeof(*grown));
-		if (!grown)
-			return UEIP_ENOMEM;
-		ipam->hout = grown;
-		ipam->hout_cap = cap;
-	}
+	if (ueip_grow((void **)&ipam->hout, &ipam->hout_cap, ipam->nhout, sizeof(*ipam->hout)))
+		return UEIP_ENOMEM;
 	ipam->hout[ipam->nhout++] = (struct handoff_out){ pool_id, chunk, 0, 0 };
 	return 0;
 }

@@ -104,14 +104,8 @@ defer(void *arg, void (*fn)(void *ctx, int rc), void *ctx)
 {
 	struct daemon *d = arg;
 
-	if (d->ndq == d->dq_cap) {
-		size_t cap = d->dq_cap ? d->dq_cap * 2 : 256;
-		struct deferred *grown = realloc(d->dq, cap * sizeof(*grown));
-		if (!grown)
-			return UEIP_ENOMEM;
-		d->dq = grown;
-		d->dq_cap = cap;
-	}
+	if (ueip_grow((void **)&d->dq, &d->dq_cap, d->ndq, sizeof(*d->dq)))
+		return UEIP_ENOMEM;
 	d->dq[d->ndq++] = (struct deferred){ fn, ctx };
 	uv_idle_start(&d->idle, on_idle);
 	return 0;
