@@ -455,11 +455,12 @@ adopt_args(struct ipam *ipam, json_t *args, struct ueip_session *s, char *from,
 		snprintf(why, why_size, "'alloc-id' must be hex, as session-get shows it");
 		return UEIP_EINVAL;
 	}
-	if (ueip_ip_type_parse(type, (enum ueip_ip_type *)&rc)) {
+	enum ueip_ip_type ip_type;
+	if (ueip_ip_type_parse(type, &ip_type)) {
 		snprintf(why, why_size, "'ip-type' must be v4, v6 or v4v6");
 		return UEIP_EINVAL;
 	}
-	s->ip_type = (uint8_t)rc;
+	s->ip_type = (uint8_t)ip_type;
 	if ((s->ip_type & UEIP_IP_V4) &&
 	    (ueip_ctl_get_str(args, "ipv4", 1, sizeof(v4), v4, why, why_size) ||
 	     (rc = holding_from_text(ipam, v4, UEIP_AF_INET, &s->v4)))) {

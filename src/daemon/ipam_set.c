@@ -883,6 +883,18 @@ send_members(struct ipam *ipam, struct setpeer *peer, uint64_t req_id)
 }
 
 static int
+member_id_ok(const char *id)
+{
+	if (!id[0])
+		return 0;
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '.' || *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+static int
 members_from_args(json_t *args, struct ueip_membership *m, char addrs[][UEIP_HOSTPORT_MAX],
 		  char *why, size_t why_size)
 {
@@ -900,9 +912,9 @@ members_from_args(json_t *args, struct ueip_membership *m, char addrs[][UEIP_HOS
 		if (!json_is_object(e) ||
 		    ueip_ctl_get_str(e, "id", 1, UEIP_MEMBER_ID_MAX, m->ids[i], why, why_size) ||
 		    ueip_ctl_get_str(e, "address", 1, UEIP_HOSTPORT_MAX, addrs[i], why, why_size) ||
-		    !m->ids[i][0] || ueip_hostport_split(addrs[i], host, sizeof(host), &port)) {
-			if (!json_is_object(e) || !why[0] || strstr(why, "must") == NULL)
-				snprintf(why, why_size, "members[%zu] needs an id and a host:port address", i);
+		    !member_id_ok(m->ids[i]) || ueip_hostport_split(addrs[i], host, sizeof(host), &port)) {
+			snprintf(why, why_size, "members[%zu] needs an id of letters, digits, '.', '_' or '-' "
+				 "and a host:port address", i);
 			return UEIP_EINVAL;
 		}
 		for (size_t k = 0; k < i; k++) {

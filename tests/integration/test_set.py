@@ -435,6 +435,38 @@ def test_transfer_unconfirmed_until_sender_lets_go():
         w.close()
 
 
+def test_bad_set_commands_change_nothing():
+    w = SetWorld(2).start()
+    try:
+        a, b = w.members
+        a.call("session-create", **session_args(1))
+        me = {"id": "smf1", "address": a.address}
+        bad = [
+            {"members": []},
+            {"members": "smf1"},
+            {"members": [me, {"id": "smf1", "address": b.address}]},
+            {"members": [me, {"id": "bad id\u0001", "address": b.address}]},
+            {"members": [me, {"id": "smf2", "address": "nowhere"}]},
+            {"members": [me, {"id": "smf2", "address": b.address}], "epoch": 1},
+        ]
+        for args in bad:
+            r = a.call("set-members", **args)
+            expect(r["result"] == 1, f"set-members {args} -> {r}", w)
+        expect(status(a)["epoch"] == 1 and status(b)["epoch"] == 1, "a refused set-members changed the epoch")
+        for args, err in [(dict(key(1), to="smf9"), "UEIP_EINVAL"), (dict(key(1), to="smf1"), "UEIP_EINVAL"),
+                          (dict(key(2), to="smf2"), "UEIP_ENOTFOUND")]:
+            r = a.call("session-transfer", **args)
+            expect(r["result"] != 0 and r["arguments"]["error"] == err, f"transfer {args} -> {r}", w)
+        rec = a.call("session-get", **key(1))["arguments"]
+        args = {k: v for k, v in rec.items() if k not in ("controller", "previous-controller")}
+        r = b.call("session-adopt", **dict(args, **{"from": "smf1"}))
+        expect(r["result"] == 4, f"adopting from a live member must be refused: {r}", w)
+        expect(b.call("session-list")["result"] == 3, "a refused adopt changed the store", w)
+        expect(a.call("session-get", **key(1))["result"] == 0, "the session moved", w)
+    finally:
+        w.close()
+
+
 def hello_frame(member, set_id, key):
     import hashlib
     import hmac
@@ -475,7 +507,7 @@ def test_non_member_refused():
 
 if __name__ == "__main__":
     run([test_non_member_refused, test_adopt_then_failed_member_returns,
-         test_transfer_unconfirmed_until_sender_lets_go, test_concurrent_creates_unique, test_transfer_then_release_on_non_owner, test_release_while_owner_down,
+         test_transfer_unconfirmed_until_sender_lets_go, test_bad_set_commands_change_nothing, test_concurrent_creates_unique, test_transfer_then_release_on_non_owner, test_release_while_owner_down,
          test_recovery_frees_missed_release_and_repairs_drift, test_transfer_while_owner_reconciles,
          test_release_during_handoff_reaches_new_owner, test_restarts_twice_and_together,
          test_membership_3_4_3, test_sigkill_under_load])
