@@ -66,7 +66,7 @@ static enum ueip_chunk_owner
 chunk_owner_cb(void *arg, const struct ueip_pool *pool, uint32_t chunk)
 {
 	struct ipam *ipam = arg;
-	unsigned o, po;
+	unsigned po;
 
 	if (ipam->self_cur < 0 || ueip_owner_of(&ipam->cur, pool->name_hash, chunk) != (unsigned)ipam->self_cur)
 		return UEIP_CHUNK_OTHER;
@@ -76,8 +76,6 @@ chunk_owner_cb(void *arg, const struct ueip_pool *pool, uint32_t chunk)
 	if ((int)po == ipam->self_prev || (ipam->settled & (1u << po)) ||
 	    ueip_map_get(&ipam->handed, (uint64_t)pool->id << 32 | chunk, NULL))
 		return UEIP_CHUNK_MINE;
-	o = po;
-	(void)o;
 	return UEIP_CHUNK_BLOCKED;
 }
 

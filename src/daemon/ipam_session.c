@@ -192,6 +192,16 @@ create_args(json_t *args, struct create_req *r, char *why, size_t why_size)
 }
 
 static int
+alloc_failed(const struct create_req *r, int rc, char family, char *why, size_t why_size)
+{
+	if (rc == UEIP_EEXHAUSTED)
+		snprintf(why, why_size, "no free IPv%c address in the pools of dnn %s", family, r->key.dnn);
+	else
+		snprintf(why, why_size, "no IPv%c pool serves dnn %s", family, r->key.dnn);
+	return rc;
+}
+
+static int
 create_holdings(struct ipam *ipam, const struct create_req *r, struct ueip_session *s,
 		char *why, size_t why_size)
 {
@@ -211,20 +221,14 @@ create_holdings(struct ipam *ipam, const struct create_req *r, struct ueip_sessi
 	}
 	if ((r->type & UEIP_IP_V4) && !s->v4.present &&
 	    (rc = alloc_dynamic(ipam, &r->key, UEIP_AF_INET, &s->v4)))
-		goto fail;
+		return alloc_failed(r, rc, '4', why, why_size);
 	if ((r->type & UEIP_IP_V6) && !s->v6.present &&
-	    (rc = alloc_dynamic(ipam, &r->key, UEIP_AF_INET6, &s->v6)))
-		goto fail;
+	    (rc = alloc_dynamic(ipam, &r->key, UEIP_AF_INET6, &s->v6))) {
+		if (!(s->is_static && static_family == UEIP_AF_INET))
+			undo_dynamic(ipam, &s->v4);
+		return alloc_failed(r, rc, '6', why, why_size);
+	}
 	return 0;
-fail:
-	if (!(s->is_static && static_family == UEIP_AF_INET))
-		undo_dynamic(ipam, &s->v4);
-	snprintf(why, why_size, rc == UEIP_EEXHAUSTED ? "no free address in the pools of dnn %s" :
-		 "no IPv%s pool serves dnn %s", rc == UEIP_EEXHAUSTED ? r->key.dnn :
-		 (s->v4.present || !(r->type & UEIP_IP_V4) ? "6" : "4"), r->key.dnn);
-	if (rc == UEIP_EEXHAUSTED)
-		snprintf(why, why_size, "no free address in the pools of dnn %s", r->key.dnn);
-	return rc;
 }
 
 void
