@@ -165,6 +165,33 @@ def test_reload_statics_and_refusals():
         w.close()
 
 
+def test_metrics_endpoint():
+    import urllib.request
+    w = SetWorld(1).start()
+    try:
+        m = w.members[0]
+        for i in range(3):
+            m.call("session-create", **session_args(i))
+        m.call("session-create", **dict(session_args(9), dnn="nosuchdnn"))
+        url = f"http://127.0.0.1:{m.metrics_port}/metrics"
+        body = urllib.request.urlopen(url, timeout=5).read().decode()
+        want = ['ueip_pool_units{pool="inet4",member="smf1",state="used"} 3',
+                'ueip_requests_total{command="session-create"} 4',
+                'ueip_request_errors_total{command="session-create",error="UEIP_EUNKNOWNDNN"} 1',
+                'ueip_sessions{member="smf1"} 3', "ueip_recovery_duration_seconds", "ueip_handoff_duration_seconds",
+                "ueip_store_commits_total"]
+        for line in want:
+            expect(line in body, f"/metrics lacks {line!r}:\n{body}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{m.metrics_port}/other", timeout=5)
+            expect(False, "/other must be 404")
+        except urllib.error.HTTPError as e:
+            expect(e.code == 404, f"/other answered {e.code}")
+    finally:
+        w.close()
+
+
 if __name__ == "__main__":
     run([test_create_get_list_release, test_static_reservations, test_bad_input_changes_nothing,
-         test_quarantine_then_reuse, test_restart_keeps_sessions, test_reload_statics_and_refusals])
+         test_quarantine_then_reuse, test_restart_keeps_sessions, test_reload_statics_and_refusals,
+         test_metrics_endpoint])
