@@ -1346,10 +1346,10 @@ stats_request(struct setpeer *peer, void *arg)
 void
 ipam_stats_collect(struct ipam *ipam, json_t *result, ipam_done_fn *done, void *ctx)
 {
-	struct stats_send ss = { ipam, ipam_pending_new(ipam, PEND_STATS, NULL) };
 	static const char text[] = "pool statistics; used/free as each member counts the chunks it owns";
+	struct stats_send ss = { ipam, NULL };
 
-	if (!ss.p || !ipam->net)
+	if (!ipam->net || !(ss.p = ipam_pending_new(ipam, PEND_STATS, NULL)))
 		return done(ctx, 0, result, text);
 	ss.p->done = done;
 	ss.p->ctx = ctx;

@@ -472,7 +472,8 @@ ueip_setmsg_next_session(struct ueip_setmsg *msg, struct ueip_set_session *s)
 	s->gen = rd_u64(&r);
 	s->created_ms = (int64_t)rd_u64(&r);
 	rd_str(&r, s->prev, sizeof(s->prev));
-	if (!r.err && (has > 3 || !has || s->is_static > 1 || s->ip_type < UEIP_IP_V4 ||
+	/* The holdings bits use the IP type's encoding: a v4v6 session holds both. */
+	if (!r.err && (has != s->ip_type || s->is_static > 1 || s->ip_type < UEIP_IP_V4 ||
 		       s->ip_type > UEIP_IP_V4V6 || ueip_session_key_check(&s->key)))
 		r.err = UEIP_EMALFORMED;
 	return record_end(msg, &r);

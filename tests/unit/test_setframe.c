@@ -427,6 +427,45 @@ test_truncated(void **state)
 	}
 }
 
+/* A session whose holdings do not match its IP type is malformed. */
+static void
+test_session_type_mismatch(void **state)
+{
+	struct ueip_set_session in = { .key = { "imsi-001010000000001", "internet", "1", 5 },
+				       .ip_type = UEIP_IP_V4V6, .has_v4 = 1, .v4_pool = "inet4",
+				       .v4_index = 3, .alloc_id = 1, .gen = 1 }, got;
+	struct ueip_setmsg m;
+
+	ueip_buf_reset(&out);
+	ueip_set_begin(&out, UEIP_SET_TRANSFER);
+	ueip_set_put_u64(&out, 1);
+	ueip_set_put_u32(&out, 1);
+	ueip_set_put_session(&out, &in);
+	assert_int_equal(ueip_set_seal(&out, 0, 1, KEY, KEY_LEN), 0);
+	assert_int_equal(ueip_setmsg_decode(out.data, out.len, KEY, KEY_LEN, &m), 0);
+	assert_int_equal(ueip_setmsg_next_session(&m, &got), UEIP_EMALFORMED);
+}
+
+static void
+test_stats_round_trip(void **state)
+{
+	struct ueip_set_poolstat in = { "inet4", 5, 1, 2, 248 }, got;
+	struct ueip_setmsg m;
+
+	ueip_buf_reset(&out);
+	ueip_set_begin(&out, UEIP_SET_STATS);
+	ueip_set_put_u64(&out, 77);
+	ueip_set_put_u32(&out, 1);
+	ueip_set_put_poolstat(&out, &in);
+	assert_int_equal(ueip_set_seal(&out, 0, 1, KEY, KEY_LEN), 0);
+	assert_int_equal(ueip_setmsg_decode(out.data, out.len, KEY, KEY_LEN, &m), 0);
+	assert_int_equal(m.req_id, 77);
+	assert_int_equal(ueip_setmsg_next_poolstat(&m, &got), 1);
+	assert_string_equal(got.pool, "inet4");
+	assert_true(got.used == 5 && got.quarantined == 1 && got.statics == 2 && got.free == 248);
+	assert_int_equal(ueip_setmsg_next_poolstat(&m, &got), 0);
+}
+
 static void
 test_bad_magic_version(void **state)
 {
@@ -766,6 +805,8 @@ main(void)
 		T(test_names),
 		T(test_wrong_key_or_tamper),
 		T(test_truncated),
+		T(test_session_type_mismatch),
+		T(test_stats_round_trip),
 		T(test_bad_magic_version),
 		T(test_too_big),
 		T(test_count_beyond_records),
