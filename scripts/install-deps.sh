@@ -9,10 +9,11 @@ packages=(
   clang libclang-rt-14-dev libfuzzer-14-dev
   libuv1-dev libyaml-dev libjansson-dev libsqlite3-dev libssl-dev
   libcmocka-dev sqlite3 spin
+  libnftables-dev natpmpc iperf3 curl
   iproute2 nftables procps python3
 )
 if [ "${UEIP_BENCH_DEPS:-0}" = 1 ]; then
-  packages+=(kea-dhcp4-server kea-admin)
+  packages+=(kea-dhcp4-server kea-admin miniupnpd-nftables)
 fi
 
 missing=()
