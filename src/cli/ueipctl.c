@@ -69,7 +69,8 @@ struct buf {
 	size_t len, cap;
 };
 
-static printer_fn print_kv, print_session_list, print_pool_stats, print_set_status, print_list;
+static printer_fn print_kv, print_session_list, print_pool_stats, print_set_status, print_list,
+	print_public_list;
 
 static const struct command commands[] = {
 	{ "session-create", "supi=SUPI dnn=DNN snssai=SST[-SD] pdu=1..15 [type=v4|v6|v4v6] [address=STATIC]",
@@ -91,6 +92,11 @@ static const struct command commands[] = {
 	{ "set-members", "member=ID@HOST:PORT [member=...] [epoch=N]",
 	  "change the membership (new epoch); list every member, this one included", print_kv },
 	{ "set-audit", "", "reconcile this member's chunks against its peers", print_kv },
+	{ "public-list", "[ue=ADDR] [address=PUBLIC-ADDR] [limit=N]",
+	  "public addresses and port mappings granted over PCP/NAT-PMP", print_public_list },
+	{ "public-withdraw", "ue=ADDR | address=PUBLIC-ADDR",
+	  "take a UE's public address (or every mapping on an address) back; the UE is told", print_public_list },
+	{ "public-stats", "", "public mappings, results, notices, data path", print_kv },
 	{ "list-commands", "", "the commands this daemon knows", print_list },
 	{ "version-get", "", "the daemon's version", print_kv },
 };
@@ -847,6 +853,27 @@ print_session_list(json_t *args)
 		table_add_object(&t, e, keys);
 	table_print(&t);
 	print_next(json_object_get(args, "next"));
+}
+
+/* ---- public-list, public-withdraw ---- */
+
+static void
+print_public_list(json_t *args)
+{
+	static const char *const head[] = { "UE", "SUPI", "KIND", "PROTO", "INT-PORT", "EXTERNAL",
+					    "EXT-PORT", "LIFETIME-LEFT", "VIA" };
+	static const char *const keys[] = { "ue", "supi", "kind", "protocol", "internal_port", "external",
+					    "external_port", "lifetime_left", "via" };
+	struct table t = { .ncols = 9 };
+	json_t *list = json_object_get(args, "mappings"), *e;
+	size_t i;
+
+	if (!list && (list = json_object_get(args, "withdrawn")))
+		fputs("withdrawn (the UE was sent a notice):\n", stdout);
+	table_add(&t, head);
+	json_array_foreach(list, i, e)
+		table_add_object(&t, e, keys);
+	table_print(&t);
 }
 
 /* ---- pool-stats ---- */

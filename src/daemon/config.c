@@ -11,6 +11,7 @@
  * filled struct, and use the tree only to name lines. Everything is built in
  * a heap copy; the caller's struct is written only when all of it is good.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -61,6 +62,8 @@ struct work {
 	const struct cnode *member_nodes[UEIP_MEMBERS_MAX];
 	const struct cnode *pool_nodes[UEIP_POOLS_MAX];
 	const struct cnode *static_nodes[UEIP_STATICS_MAX];
+	const struct cnode *public_pool_nodes[UEIP_PUBLIC_POOLS_MAX];
+	const struct cnode *third_party_nodes[UEIP_THIRD_PARTY_MAX];
 };
 
 _Static_assert(offsetof(struct work, cfg) == 0, "schema offsets must be config offsets");
@@ -538,6 +541,26 @@ check_hostport(const char *text)
 }
 
 static const char *
+check_hostport_or_empty(const char *text)
+{
+	return text[0] ? check_hostport(text) : NULL;
+}
+
+/* A DNS-label-like name: letters, digits, '-'; it becomes part of reserved DNNs and nft names. */
+static const char *
+check_label(const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n == 0 || n > 63 || text[0] == '-' || text[n - 1] == '-')
+		return "not a label (1..63 letters, digits and '-', not starting or ending with '-')";
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)text[i]) && text[i] != '-')
+			return "not a label (1..63 letters, digits and '-', not starting or ending with '-')";
+	return NULL;
+}
+
+static const char *
 check_path(const char *text)
 {
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
@@ -712,6 +735,90 @@ static const struct item log_items[] = {
 	{ 0 }
 };
 
+static const char *const booleans[] = { "true", "false", NULL };
+static const char *const dp_backends[] = { "auto", "nft", "null", NULL };
+
+static const struct item public_pool_items[] = {
+	{ .name = "name", .type = T_STR, .flags = F_REQUIRED | F_UNIQUE, .min = 1,
+	  .max = UEIP_NAME_MAX - 1, .check = check_label, AT(struct ueip_config_public_pool, name) },
+	{ .name = "ipv4", .type = T_V4POOL, .flags = F_REQUIRED,
+	  .off = offsetof(struct ueip_config_public_pool, def), .size = sizeof(struct ueip_pool_def) },
+	{ 0 }
+};
+
+static const struct item prefix_items[] = {
+	{ .name = "prefix", .type = T_V4POOL, .flags = F_REQUIRED,
+	  .off = offsetof(struct ueip_config_prefix, def), .size = sizeof(struct ueip_pool_def) },
+	{ 0 }
+};
+
+static const struct item pcp_items[] = {
+	{ .name = "address", .type = T_STR, .min = 0, .max = UEIP_HOSTPORT_MAX - 1,
+	  .check = check_hostport_or_empty, .def = "0.0.0.0:5351", AT(struct work, cfg.pcp_address) },
+	{ 0 }
+};
+
+static const struct item shared_items[] = {
+	{ .name = "pool", .type = T_STR, .flags = F_REQUIRED, .min = 1, .max = UEIP_NAME_MAX - 1,
+	  .check = check_label, AT(struct work, cfg.shared_pool) },
+	{ .name = "port_min", .type = T_UINT, .min = 1, .max = 65535, .def = "1024",
+	  AT(struct work, cfg.shared_port_min) },
+	{ .name = "port_max", .type = T_UINT, .min = 1, .max = 65535, .def = "65535",
+	  AT(struct work, cfg.shared_port_max) },
+	{ 0 }
+};
+
+static const struct item lifetime_items[] = {
+	{ .name = "min", .type = T_UINT, .flags = F_RELOAD, .min = 1, .max = 86400 * 7, .def = "120",
+	  AT(struct work, cfg.lifetime_min) },
+	{ .name = "max", .type = T_UINT, .flags = F_RELOAD, .min = 1, .max = 86400 * 7, .def = "86400",
+	  AT(struct work, cfg.lifetime_max) },
+	{ .name = "default", .type = T_UINT, .flags = F_RELOAD, .min = 1, .max = 86400 * 7,
+	  .def = "3600", AT(struct work, cfg.lifetime_default) },
+	{ 0 }
+};
+
+static const struct item quota_items[] = {
+	{ .name = "dedicated", .type = T_UINT, .flags = F_RELOAD, .min = 0, .max = 1, .def = "1",
+	  AT(struct work, cfg.quota_dedicated) },
+	{ .name = "ports", .type = T_UINT, .flags = F_RELOAD, .min = 0, .max = 65535, .def = "64",
+	  AT(struct work, cfg.quota_ports) },
+	{ 0 }
+};
+
+static const struct item rate_items[] = {
+	{ .name = "per_ue", .type = T_UINT, .flags = F_RELOAD, .min = 1, .max = 10000000, .def = "50",
+	  AT(struct work, cfg.rate_per_ue) },
+	{ .name = "burst", .type = T_UINT, .flags = F_RELOAD, .min = 1, .max = 10000000, .def = "100",
+	  AT(struct work, cfg.rate_burst) },
+	{ 0 }
+};
+
+static const struct item public_items[] = {
+	{ .name = "pcp", .type = T_MAP, .sub = pcp_items },
+	{ .name = "pools", .type = T_LIST, .flags = F_RELOAD, .sub = public_pool_items,
+	  LIST(public_pools, struct ueip_config_public_pool, npublic_pools, public_pool_nodes) },
+	{ .name = "shared", .type = T_MAP, .sub = shared_items },
+	{ .name = "lifetime", .type = T_MAP, .sub = lifetime_items },
+	{ .name = "quota", .type = T_MAP, .sub = quota_items },
+	{ .name = "rate", .type = T_MAP, .sub = rate_items },
+	{ .name = "third_party", .type = T_LIST, .flags = F_RELOAD, .sub = prefix_items,
+	  LIST(third_party, struct ueip_config_prefix, nthird_party, third_party_nodes) },
+	{ .name = "keep_mappings", .type = T_ENUM, .flags = F_RELOAD, .choices = booleans,
+	  .def = "true", AT(struct work, cfg.keep_mappings) },
+	{ 0 }
+};
+
+static const struct item dataplane_items[] = {
+	{ .name = "backend", .type = T_ENUM, .choices = dp_backends, .def = "auto",
+	  AT(struct work, cfg.dp_backend) },
+	{ .name = "table", .type = T_STR, .min = 1, .max = 31, .check = check_label, .def = "ueip",
+	  AT(struct work, cfg.dp_table) },
+	{ .name = "cleanup_on_stop", .type = T_ENUM, .flags = F_RELOAD, .choices = booleans,
+	  .def = "true", AT(struct work, cfg.dp_cleanup) },
+	{ 0 }
+};
+
 static const struct item top_items[] = {
 	{ .name = "set", .type = T_MAP, .flags = F_REQUIRED, .sub = set_items },
 	{ .name = "chunk_size", .type = T_UINT, .flags = F_POW2, .min = 64, .max = 16384,
@@ -726,6 +833,8 @@ static const struct item top_items[] = {
 	{ .name = "control", .type = T_MAP, .flags = F_REQUIRED, .sub = control_items },
 	{ .name = "metrics", .type = T_MAP, .sub = metrics_items },
 	{ .name = "log", .type = T_MAP, .sub = log_items },
+	{ .name = "public", .type = T_MAP, .sub = public_items },
+	{ .name = "dataplane", .type = T_MAP, .sub = dataplane_items },
 	{ 0 }
 };
 
@@ -1023,7 +1132,8 @@ conv_node(struct ctx *c, const struct item *it, const struct cnode *n, char *bas
 		return conv_list(c, it, n, base);
 	if (n->kind != CN_SCALAR)
 		return fail(c, n, "expected a single value, not %s", kind_name(n->kind));
-	if (n->is_null)
+	/* a plain `null` is YAML's null, but the data-path backend named null is meant */
+	if (n->is_null && !(it->type == T_ENUM && it->choices == dp_backends && strcmp(n->text, "null") == 0))
 		return fail(c, n, "has no value");
 	return conv_scalar(c, it, n->text, n, base);
 }
@@ -1325,6 +1435,43 @@ statics_finish(struct ctx *c)
 	return 0;
 }
 
+/* public: pools inside no UE pool and apart, shared pool named, bounds in order. */
+static int
+public_finish(struct ctx *c)
+{
+	struct ueip_config *cfg = &c->w->cfg;
+	const struct cnode *pub = map_get(c->w->root, "public");
+	const struct cnode *n;
+
+	for (unsigned i = 0; i < cfg->npublic_pools; i++) {
+		const struct ueip_pool_def *d = &cfg->public_pools[i].def;
+		const struct cnode *at = map_get(c->w->public_pool_nodes[i], "ipv4");
+		for (unsigned j = 0; j < cfg->npools; j++)
+			if (pools_overlap(d, &cfg->pools[j]))
+				return fail(c, at, "overlaps pools[%u] (%s)", j, cfg->pools[j].name);
+		for (unsigned j = 0; j < i; j++)
+			if (pools_overlap(d, &cfg->public_pools[j].def))
+				return fail(c, at, "overlaps public.pools[%u] (%s)", j,
+					    cfg->public_pools[j].name);
+	}
+	if (cfg->shared_pool[0]) {
+		unsigned i = 0;
+		while (i < cfg->npublic_pools && strcmp(cfg->public_pools[i].name, cfg->shared_pool))
+			i++;
+		n = map_get(map_get(pub, "shared"), "pool");
+		if (i == cfg->npublic_pools)
+			return fail(c, n, "%s is not in public.pools", cfg->shared_pool);
+		if (cfg->shared_port_min > cfg->shared_port_max)
+			return fail(c, map_get(map_get(pub, "shared"), "port_min"), "is above port_max");
+	}
+	n = map_get(pub, "lifetime");
+	if (cfg->lifetime_min > cfg->lifetime_max)
+		return fail(c, n ? n : pub, "min is above max");
+	if (cfg->lifetime_default < cfg->lifetime_min || cfg->lifetime_default > cfg->lifetime_max)
+		return fail(c, n ? n : pub, "default is outside min..max");
+	return 0;
+}
+
 /* ---- entry points ------------------------------------------------------------------ */
 
 static int
@@ -1361,6 +1508,8 @@ config_parse(const char *name, const char *basedir, const char *data, size_t len
 		rc = pools_finish(&c);
 	if (!rc)
 		rc = statics_finish(&c);
+	if (!rc)
+		rc = public_finish(&c);
 	if (!rc) {
 		snprintf(c.w->cfg.file, sizeof(c.w->cfg.file), "%s", c.name);
 		memcpy(cfg, &c.w->cfg, sizeof(*cfg));
@@ -1527,8 +1676,26 @@ ueip_config_reload_check(const struct ueip_config *old, const struct ueip_config
 
 	if (!old || !next)
 		return UEIP_EINVAL;
-	if (!reload_walk(top_items, (const char *)old, (const char *)next, path, sizeof(path)))
+	if (!reload_walk(top_items, (const char *)old, (const char *)next, path, sizeof(path))) {
+		/* public.pools: a reload may take pools out of service, not add or change one */
+		for (unsigned i = 0; i < next->npublic_pools; i++) {
+			const struct ueip_config_public_pool *p = &next->public_pools[i];
+			unsigned j = 0;
+			while (j < old->npublic_pools &&
+			       (strcmp(old->public_pools[j].name, p->name) ||
+				!ueip_addr_equal(&old->public_pools[j].def.base, &p->def.base) ||
+				old->public_pools[j].def.size != p->def.size))
+				j++;
+			if (j == old->npublic_pools) {
+				if (why && why_size)
+					snprintf(why, why_size, "%s: public.pools[%u] (%s): adding or "
+						 "changing a public pool needs a restart (removing one "
+						 "does not)", next->file, i, p->name);
+				return UEIP_ECONFIG;
+			}
+		}
 		return 0;
+	}
 	if (why && why_size)
 		snprintf(why, why_size, "%s: %s: cannot change on reload (restart ueipd)",
 			 next->file, path);

@@ -31,6 +31,16 @@
  *   control: { socket: /tmp/ueip/smf1.sock }
  *   metrics: { address: 127.0.0.1:9101 }
  *   log: { level: info }
+ *   public:                    # seed 000, docs/public-design.md
+ *     pcp: { address: 0.0.0.0:5351 }
+ *     pools: [ { name: pub-a, ipv4: 198.51.100.0/24 } ]
+ *     shared: { pool: pub-a, port_min: 1024, port_max: 65535 }
+ *     lifetime: { min: 120, max: 86400, default: 3600 }
+ *     quota: { dedicated: 1, ports: 64 }
+ *     rate: { per_ue: 50, burst: 100 }
+ *     third_party: [ { prefix: 10.10.0.0/16 } ]
+ *     keep_mappings: true
+ *   dataplane: { backend: auto, table: ueip, cleanup_on_stop: true }
  */
 #ifndef UEIP_DAEMON_CONFIG_H
 #define UEIP_DAEMON_CONFIG_H
@@ -59,6 +69,20 @@ struct ueip_config_static {
 	uint8_t prefix_len;			/* 32 for v4; prefix length for v6 */
 };
 
+#define UEIP_PUBLIC_POOLS_MAX 16
+#define UEIP_THIRD_PARTY_MAX 16
+
+/* A public pool (seed 000): IPv4 only; name and range. */
+struct ueip_config_public_pool {
+	char name[UEIP_NAME_MAX];
+	struct ueip_pool_def def;		/* base, size (from ipv4) */
+};
+
+/* An IPv4 prefix (THIRD_PARTY sources). */
+struct ueip_config_prefix {
+	struct ueip_pool_def def;		/* base, parent_len, size */
+};
+
 struct ueip_config {
 	char file[UEIP_PATH_MAX];
 	/* set */
@@ -82,6 +106,23 @@ struct ueip_config {
 	char control_socket[UEIP_PATH_MAX];	/* required */
 	char metrics_address[UEIP_HOSTPORT_MAX];	/* "" = no metrics listener */
 	char log_level[16];			/* error|warn|info|debug; default info */
+	/* public (seed 000); no pools = the module is off */
+	char pcp_address[UEIP_HOSTPORT_MAX];	/* UDP listener; "" = no PCP server */
+	struct ueip_config_public_pool public_pools[UEIP_PUBLIC_POOLS_MAX];
+	unsigned npublic_pools;			/* reload may remove pools, not add or change them */
+	char shared_pool[UEIP_NAME_MAX];	/* port mappings draw shared addresses here; "" = none */
+	uint16_t shared_port_min, shared_port_max;	/* default 1024..65535 */
+	uint32_t lifetime_min, lifetime_max, lifetime_default;	/* s; 120, 86400, 3600 */
+	uint32_t quota_dedicated;		/* 0..1, default 1 */
+	uint32_t quota_ports;			/* default 64 */
+	uint32_t rate_per_ue, rate_burst;	/* requests/s per source; default 50, 100 */
+	struct ueip_config_prefix third_party[UEIP_THIRD_PARTY_MAX];
+	unsigned nthird_party;
+	char keep_mappings[8];			/* "true" (default) | "false" */
+	/* data path */
+	char dp_backend[8];			/* auto (default) | nft | null */
+	char dp_table[32];			/* default "ueip" */
+	char dp_cleanup[8];			/* "true" (default) | "false" */
 };
 
 /*

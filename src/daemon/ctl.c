@@ -14,9 +14,12 @@ typedef void ctl_handler_fn(struct ipam *ipam, json_t *args, ipam_done_fn *done,
 
 #define ERR_SLOTS 32	/* ueip codes -1001.. map to 1..31; slot 0 = any other */
 
+typedef void ctl_public_fn(struct public *pub, json_t *args, ipam_done_fn *done, void *ctx);
+
 struct ctl_command {
 	const char *name;
 	ctl_handler_fn *fn;
+	ctl_public_fn *pub_fn;		/* commands of the public module */
 	const char *help;
 	uint64_t requests;
 	uint64_t errors[ERR_SLOTS];
@@ -36,6 +39,9 @@ static struct ctl_command commands[] = {
 	{ .name = "set-status", .fn = ipam_cmd_set_status, .help = "members, epoch, reachability, recovery and hand-off state" },
 	{ .name = "set-members", .fn = ipam_cmd_set_members, .help = "change the membership (new epoch)" },
 	{ .name = "set-audit", .fn = ipam_cmd_set_audit, .help = "reconcile this member's chunks against its peers" },
+	{ .name = "public-list", .pub_fn = public_cmd_list, .help = "public mappings (PCP/NAT-PMP)" },
+	{ .name = "public-withdraw", .pub_fn = public_cmd_withdraw, .help = "withdraw a UE's public address or mappings, with notice" },
+	{ .name = "public-stats", .pub_fn = public_cmd_stats, .help = "public mapping figures" },
 	{ .name = "list-commands", .fn = cmd_list_commands, .help = "the commands this daemon knows" },
 	{ .name = "version-get", .fn = cmd_version_get, .help = "the daemon's version" },
 };
@@ -63,6 +69,7 @@ struct conn {
 struct ctl {
 	uv_pipe_t listener;
 	struct ipam *ipam;
+	struct public *pub;
 	char path[256];
 	uint64_t bad_requests, unknown_commands;
 	uv_prepare_t flusher;
@@ -256,7 +263,12 @@ handle_request(struct conn *c, const char *data, size_t len)
 		c->head = s;
 	c->tail = s;
 	c->npending++;
-	commands[i].fn(c->ctl->ipam, req.args, slot_done, s);
+	if (!commands[i].pub_fn)
+		commands[i].fn(c->ctl->ipam, req.args, slot_done, s);
+	else if (c->ctl->pub)
+		commands[i].pub_fn(c->ctl->pub, req.args, slot_done, s);
+	else
+		slot_done(s, UEIP_ENOTFOUND, NULL, "the public module is not configured (no public: pools)");
 	ueip_ctl_req_deinit(&req);
 }
 
@@ -419,6 +431,12 @@ ctl_new(uv_loop_t *loop, const char *path, struct ipam *ipam, struct ctl **out)
 	}
 	*out = ctl;
 	return 0;
+}
+
+void
+ctl_set_public(struct ctl *ctl, struct public *pub)
+{
+	ctl->pub = pub;
 }
 
 void

@@ -16,10 +16,13 @@
 #include <uv.h>
 
 #include "daemon/ipam.h"
+#include "daemon/public.h"
 
 struct ctl;
 
 int ctl_new(uv_loop_t *loop, const char *path, struct ipam *ipam, struct ctl **out);
+/* Route the public-* commands to pub (NULL: they answer "not configured"). */
+void ctl_set_public(struct ctl *ctl, struct public *pub);
 void ctl_close(struct ctl *ctl);
 void ctl_free(struct ctl *ctl);
 void ctl_metrics(struct ctl *ctl, struct ueip_buf *out);

@@ -921,9 +921,19 @@ ipam_new(const struct ueip_config *cfg, struct ueip_store *st, const struct ipam
 		return UEIP_ECONFIG;
 	}
 	ueip_sessions_init(&ipam->sessions);
-	ipam->owned_chunks = calloc(cfg->npools ? cfg->npools : 1, sizeof(*ipam->owned_chunks));
-	for (unsigned i = 0; i < cfg->npools; i++) {
-		struct ueip_pool_def def = cfg->pools[i];
+	ipam->owned_chunks = calloc(cfg->npools + cfg->npublic_pools, sizeof(*ipam->owned_chunks));
+	ipam->nue_pools = cfg->npools;
+	for (unsigned i = 0; i < cfg->npools + cfg->npublic_pools; i++) {
+		struct ueip_pool_def def;
+		if (i < cfg->npools) {
+			def = cfg->pools[i];
+		} else {
+			const struct ueip_config_public_pool *pp = &cfg->public_pools[i - cfg->npools];
+			def = pp->def;
+			snprintf(def.name, sizeof(def.name), "%s", pp->name);
+			snprintf(def.dnn, sizeof(def.dnn), "%s.public%s", pp->name, UEIP_RESERVED_DNN_SUFFIX);
+			def.snssai[0] = '\0';
+		}
 		def.chunk_size = cfg->chunk_size;
 		if (!(ipam->pools[i] = ueip_pool_new(&def, (uint16_t)i))) {
 			snprintf(why, why_size, "pool %s: out of memory", def.name);

@@ -91,6 +91,37 @@ void ipam_cmd_set_status(struct ipam *ipam, json_t *args, ipam_done_fn *done, vo
 void ipam_cmd_set_members(struct ipam *ipam, json_t *args, ipam_done_fn *done, void *ctx);
 void ipam_cmd_set_audit(struct ipam *ipam, json_t *args, ipam_done_fn *done, void *ctx);
 
+/*
+ * Holdings for the public module (seed 000). A public address is held like a
+ * session's address, by a record in a reserved DNN ("<pool>.public" +
+ * UEIP_RESERVED_DNN_SUFFIX), so chunk ownership, release on a non-owner,
+ * recovery and audit cover public pools with no new set messages. Session
+ * creation refuses reserved DNNs.
+ */
+#define UEIP_RESERVED_DNN_SUFFIX ".ueip.invalid"
+int ipam_dnn_reserved(const char *dnn);
+/* 1 when the member serves requests (not recovering). */
+int ipam_active(const struct ipam *ipam);
+/* The UE session (not a reserved holding) whose IPv4 address is addr (host order), or NULL. */
+const struct ueip_session *ipam_session_by_v4(struct ipam *ipam, uint32_t addr);
+const struct ueip_session *ipam_session_find(struct ipam *ipam, const struct ueip_session_key *key);
+/* IPv4 address of a session's v4 holding (host order); 0 if none. */
+uint32_t ipam_session_v4(struct ipam *ipam, const struct ueip_session *s);
+/*
+ * Hold one address of public pool `pool` under key (want = 0: any free one
+ * this member owns; else that address, UEIP_EINUSE if held or not ours to
+ * give). The record joins the current store batch. 0 and *addr,
+ * UEIP_EEXHAUSTED, UEIP_ENOTFOUND (no such pool), UEIP_ERECOVERING,
+ * UEIP_ECONFLICT (key holds already), UEIP_ESTORE.
+ */
+int ipam_hold(struct ipam *ipam, const struct ueip_session_key *key, const char *pool, uint32_t want,
+	      uint32_t *addr);
+/* Let a holding go (the unit is freed here or by its owner). 0 or UEIP_ENOTFOUND. */
+int ipam_unhold(struct ipam *ipam, const struct ueip_session_key *key);
+/* Called for every session that leaves this member. */
+void ipam_set_gone_hook(struct ipam *ipam, void (*fn)(void *arg, const struct ueip_session *s),
+			void *arg);
+
 /* Prometheus text exposition of the module's figures, appended to out (cap'd by caller). */
 void ipam_metrics(struct ipam *ipam, struct ueip_buf *out);
 

@@ -126,7 +126,17 @@ struct ipam {
 	struct recovery rec;
 	int partial_recovery;		/* a recovery finished without every peer */
 	struct ipam_stats stats;
+	unsigned nue_pools;		/* pools[0..nue_pools) serve sessions; the rest are public */
+	void (*gone_fn)(void *arg, const struct ueip_session *s);
+	void *gone_arg;
 };
+
+/* ipam_session.c: free one unit of a leaving session; forget a session whose row is deleted. */
+void ipam_release_unit(struct ipam *ipam, const struct ueip_session *s, const struct ueip_holding *h);
+void ipam_drop_session(struct ipam *ipam, struct ueip_session *s);
+
+/* A session leaves this member (released, transferred away, a stale copy dropped). */
+void ipam_session_gone(struct ipam *ipam, const struct ueip_session *s);
 
 /* ipam.c */
 int64_t ipam_now(struct ipam *ipam);

@@ -249,6 +249,9 @@ ipam_cmd_session_create(struct ipam *ipam, json_t *args, ipam_done_fn *done, voi
 					 ueip_ip_type_name(old->ip_type));
 		return answer_durable(ipam, done, ctx, ipam_session_json(ipam, old), "session exists");
 	}
+	if (ipam_dnn_reserved(r.key.dnn))
+		return ipam_fail(done, ctx, UEIP_EINVAL, "dnn %s is reserved for ueipd's own holdings",
+				 r.key.dnn);
 	if (!dnn_known(ipam, r.key.dnn))
 		return ipam_fail(done, ctx, UEIP_EUNKNOWNDNN, "no pool serves dnn %s", r.key.dnn);
 	if (!(s = calloc(1, sizeof(*s))))
@@ -273,8 +276,8 @@ ipam_cmd_session_create(struct ipam *ipam, json_t *args, ipam_done_fn *done, voi
 }
 
 /* Free one unit of a released session: here if we own its chunk, else via the owner. */
-static void
-release_unit(struct ipam *ipam, const struct ueip_session *s, const struct ueip_holding *h)
+void
+ipam_release_unit(struct ipam *ipam, const struct ueip_session *s, const struct ueip_holding *h)
 {
 	struct ueip_set_unit u = { 0 };
 	int owned;
@@ -305,6 +308,17 @@ flush_after_commit(void *arg, int rc)
 		ipam_outbox_flush(arg);
 }
 
+/* Free s's units and forget it; its store row was deleted in the current batch. */
+void
+ipam_drop_session(struct ipam *ipam, struct ueip_session *s)
+{
+	ipam_release_unit(ipam, s, &s->v4);
+	ipam_release_unit(ipam, s, &s->v6);
+	ueip_sessions_remove(&ipam->sessions, s);
+	free(s);
+	ipam->env.defer(ipam->env.arg, flush_after_commit, ipam);
+}
+
 void
 ipam_cmd_session_release(struct ipam *ipam, json_t *args, ipam_done_fn *done, void *ctx)
 {
@@ -329,12 +343,9 @@ ipam_cmd_session_release(struct ipam *ipam, json_t *args, ipam_done_fn *done, vo
 		json_decref(result);
 		return done(ctx, rc, NULL, "store failure");
 	}
-	release_unit(ipam, s, &s->v4);
-	release_unit(ipam, s, &s->v6);
-	ueip_sessions_remove(&ipam->sessions, s);
-	free(s);
+	ipam_session_gone(ipam, s);
+	ipam_drop_session(ipam, s);
 	ipam->stats.releases++;
-	ipam->env.defer(ipam->env.arg, flush_after_commit, ipam);
 	answer_durable(ipam, done, ctx, result, "session released");
 }
 

@@ -277,6 +277,7 @@ drop_stale_copy(struct ipam *ipam, const struct ueip_set_session *w)
 		      ipam->self, key);
 	ipam_batch(ipam);
 	ueip_store_session_del(ipam->st, &local->key);
+	ipam_session_gone(ipam, local);
 	ueip_sessions_remove(&ipam->sessions, local);
 	free(local);
 	ipam->rec.stale_dropped++;
@@ -677,6 +678,7 @@ let_go(struct ipam *ipam, struct ueip_session *s, const char *to)
 		if (h[i]->present && !s->is_static &&
 		    ipam_unit_owned(ipam, h[i]->pool_id, h[i]->index) != UEIP_CHUNK_OTHER)
 			ipam_lent_set(ipam, h[i]->pool_id, h[i]->index, s->alloc_id);
+	ipam_session_gone(ipam, s);
 	ueip_sessions_remove(&ipam->sessions, s);
 	free(s);
 	confirm_after_commit(ipam, to, &w);

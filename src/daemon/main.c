@@ -29,6 +29,8 @@
 #include "daemon/config.h"
 #include "daemon/ctl.h"
 #include "daemon/ipam.h"
+#include "daemon/public.h"
+#include "dataplane/dp.h"
 #include "net/metrics.h"
 #include "net/setpeer.h"
 
@@ -47,6 +49,8 @@ struct daemon {
 	struct setnet *net;
 	struct ctl *ctl;
 	struct metrics *metrics;
+	struct ueip_dp *dp;
+	struct public *pub;
 	uv_idle_t idle;
 	uv_check_t check;
 	uv_timer_t tick;
@@ -154,6 +158,8 @@ on_tick(uv_timer_t *t)
 	struct daemon *d = t->data;
 
 	ipam_tick(d->ipam);
+	if (d->pub)
+		public_tick(d->pub);
 }
 
 static void
@@ -164,6 +170,8 @@ fill_metrics(void *arg, struct ueip_buf *out)
 	int n;
 
 	ipam_metrics(d->ipam, out);
+	if (d->pub)
+		public_metrics(d->pub, out);
 	ctl_metrics(d->ctl, out);
 	n = snprintf(line, sizeof(line), "# TYPE ueip_store_commits_total counter\nueip_store_commits_total %llu\n",
 		     (unsigned long long)d->commits);
@@ -182,6 +190,7 @@ on_signal(uv_signal_t *s, int signum)
 		d->dq[i].fn(d->dq[i].ctx, 0);
 	d->ndq = 0;
 	ctl_close(d->ctl);
+	public_close(d->pub);
 	metrics_close(d->metrics);
 	setnet_close_all(d->net);
 	uv_close((uv_handle_t *)&d->idle, NULL);
@@ -209,6 +218,8 @@ on_reload(uv_signal_t *s, int signum)
 	} else {
 		if (next->epoch != d->cfg.epoch || next->nmembers != d->cfg.nmembers)
 			ueip_log_warn("config", "set.members/epoch changes are not applied on reload: use set-members");
+		if (d->pub)
+			public_reload(d->pub, &d->cfg, next);
 		if (ipam_reload(d->ipam, &d->cfg, next, why, sizeof(why)))
 			ueip_log_err("config", "reload: %s", why);
 		if (ueip_log_level_parse(d->cfg.log_level, &level) == 0)
@@ -240,6 +251,33 @@ epoch_of(void *arg)
 	return ipam_epoch(arg);
 }
 
+/* The data path and the PCP/NAT-PMP server (when public pools are configured). */
+static int
+start_public(struct daemon *d)
+{
+	struct ipam_env env = { now_ms, batch, defer, d };
+	struct ueip_dp_config dc = { .nat_priority_offset = -10 };
+	char why[512];
+	int rc;
+
+	snprintf(dc.backend, sizeof(dc.backend), "%s",
+		 strcmp(d->cfg.dp_backend, "auto") ? d->cfg.dp_backend : geteuid() == 0 ? "nft" : "null");
+	snprintf(dc.table, sizeof(dc.table), "%s", d->cfg.dp_table);
+	dc.cleanup_on_stop = strcmp(d->cfg.dp_cleanup, "true") == 0;
+	if ((rc = ueip_dp_open(&dc, &d->dp, why, sizeof(why)))) {
+		ueip_log_err("dataplane", "%s backend: %s", dc.backend, why);
+		return rc;
+	}
+	ueip_log_info("dataplane", "backend %s (table %s)", dc.backend, dc.table);
+	if ((rc = public_new(&d->cfg, d->st, d->ipam, d->dp, &env, d->loop, &d->pub, why, sizeof(why)))) {
+		ueip_log_err("public", "%s", why);
+		return rc;
+	}
+	if (d->cfg.pcp_address[0])
+		ueip_log_info("public", "PCP/NAT-PMP server on udp %s", d->cfg.pcp_address);
+	return 0;
+}
+
 static int
 start_listeners(struct daemon *d)
 {
@@ -259,6 +297,9 @@ start_listeners(struct daemon *d)
 	}
 	if (setnet_new(d->loop, &p, &hooks, &d->net) || ctl_new(d->loop, d->cfg.control_socket, d->ipam, &d->ctl))
 		return UEIP_EINVAL;
+	if (d->cfg.npublic_pools && start_public(d))
+		return UEIP_EINVAL;
+	ctl_set_public(d->ctl, d->pub);
 	if (d->cfg.metrics_address[0] &&
 	    metrics_new(d->loop, d->cfg.metrics_address, fill_metrics, d, &d->metrics))
 		return UEIP_EINVAL;
@@ -365,6 +406,8 @@ main(int argc, char **argv)
 		      (unsigned long long)ipam_incarnation(d.ipam), ipam_self_address(d.ipam));
 	ipam_start(d.ipam, d.net);
 	uv_run(d.loop, UV_RUN_DEFAULT);
+	public_free(d.pub);
+	ueip_dp_close(d.dp);
 	ipam_free(d.ipam);
 	free(d.dq);
 	free(d.spare);

@@ -35,6 +35,20 @@
 	X(OUTBOX_PUT, "INSERT INTO outbox(pool, idx, alloc_id) VALUES (?1, ?2, ?3)")       \
 	X(OUTBOX_DEL, "DELETE FROM outbox WHERE id = ?1")                                 \
 	X(OUTBOX_ALL, "SELECT id, pool, idx, alloc_id FROM outbox ORDER BY id")           \
+	X(MAP_PUT, "INSERT OR REPLACE INTO pcp_mappings(id, kind, via, proto, internal,"   \
+		   " internal_port, external, external_port, remote, remote_port, nonce,"  \
+		   " expires_ms, created_ms, client, client_port, third_party, supi, dnn,"  \
+		   " snssai, psi, filters) VALUES"                                          \
+		   " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)") \
+	X(MAP_RENEW, "UPDATE pcp_mappings SET expires_ms = ?2, client = ?3, client_port = ?4" \
+		     " WHERE id = ?1")                                                     \
+	X(MAP_DEL, "DELETE FROM pcp_mappings WHERE id = ?1")                               \
+	X(MAP_ALL, "SELECT id, kind, via, proto, internal, internal_port, external,"       \
+		   " external_port, remote, remote_port, nonce, expires_ms, created_ms, client," \
+		   " client_port, third_party, supi, dnn, snssai, psi, filters FROM pcp_mappings") \
+	X(CLIENT_PUT, "INSERT OR REPLACE INTO pcp_clients(address, port, via) VALUES (?1, ?2, ?3)") \
+	X(CLIENT_DEL_ALL, "DELETE FROM pcp_clients")                                       \
+	X(CLIENT_ALL, "SELECT address, port, via FROM pcp_clients")                        \
 	X(BEGIN, "BEGIN IMMEDIATE")                                                       \
 	X(COMMIT, "COMMIT")
 
@@ -69,6 +83,20 @@ static const char schema_v1[] =
 	" idx INTEGER NOT NULL, alloc_id INTEGER NOT NULL);"
 	"INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '1');";
 
+/* v2: public mappings (PCP/NAT-PMP) and the clients to tell after a state loss. */
+static const char schema_v2[] =
+	"CREATE TABLE IF NOT EXISTS pcp_mappings(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL,"
+	" via INTEGER NOT NULL, proto INTEGER NOT NULL, internal INTEGER NOT NULL,"
+	" internal_port INTEGER NOT NULL, external INTEGER NOT NULL,"
+	" external_port INTEGER NOT NULL, remote INTEGER NOT NULL, remote_port INTEGER NOT NULL,"
+	" nonce BLOB NOT NULL, expires_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+	" client INTEGER NOT NULL, client_port INTEGER NOT NULL, third_party INTEGER NOT NULL,"
+	" supi TEXT NOT NULL, dnn TEXT NOT NULL, snssai TEXT NOT NULL, psi INTEGER NOT NULL,"
+	" filters BLOB);"
+	"CREATE TABLE IF NOT EXISTS pcp_clients(address INTEGER PRIMARY KEY, port INTEGER NOT NULL,"
+	" via INTEGER NOT NULL);"
+	"INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '2');";
+
 struct ueip_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
@@ -100,12 +128,13 @@ store_migrate(struct ueip_store *st, char *why, size_t why_size)
 			snprintf(version, sizeof(version), "%s", (const char *)sqlite3_column_text(q, 0));
 		sqlite3_finalize(q);
 	}
-	if (strcmp(version, "0") != 0 && strcmp(version, "1") != 0) {
+	if (strcmp(version, "0") != 0 && strcmp(version, "1") != 0 && strcmp(version, "2") != 0) {
 		snprintf(why, why_size, "store schema version %s is newer than this ueipd (%d)",
 			 version, UEIP_STORE_SCHEMA_VERSION);
 		return UEIP_ESTORE;
 	}
-	if (sqlite3_exec(st->db, schema_v1, NULL, NULL, NULL) != SQLITE_OK) {
+	if (sqlite3_exec(st->db, schema_v1, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(st->db, schema_v2, NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(why, why_size, "creating schema: %s", sqlite3_errmsg(st->db));
 		return UEIP_ESTORE;
 	}
@@ -497,4 +526,150 @@ ueip_store_each_outbox(struct ueip_store *st,
 	struct outbox_visit v = { fn, arg };
 
 	return read_rows(st, ST_OUTBOX_ALL, visit_outbox, &v);
+}
+
+/* ---- public mappings (schema v2) ---------------------------------------------- */
+
+int
+ueip_store_mapping_put(struct ueip_store *st, const struct ueip_mapping *m)
+{
+	sqlite3_stmt *q = S(st, ST_MAP_PUT);
+	int64_t v[] = { (int64_t)m->id, m->kind, m->via, m->proto, m->internal, m->internal_port,
+			m->external, m->external_port, m->remote, m->remote_port };
+
+	for (int i = 0; i < 10; i++)
+		sqlite3_bind_int64(q, i + 1, v[i]);
+	sqlite3_bind_blob(q, 11, m->nonce, sizeof(m->nonce), SQLITE_STATIC);
+	sqlite3_bind_int64(q, 12, m->expires_ms);
+	sqlite3_bind_int64(q, 13, m->created_ms);
+	sqlite3_bind_int64(q, 14, m->client);
+	sqlite3_bind_int64(q, 15, m->client_port);
+	sqlite3_bind_int64(q, 16, m->third_party);
+	bind_text(q, 17, m->ue.supi);
+	bind_text(q, 18, m->ue.dnn);
+	bind_text(q, 19, m->ue.snssai);
+	sqlite3_bind_int(q, 20, m->ue.psi);
+	if (m->nfilters)
+		sqlite3_bind_blob(q, 21, m->filters, (int)(m->nfilters * sizeof(m->filters[0])),
+				  SQLITE_STATIC);
+	return run(st, ST_MAP_PUT);
+}
+
+int
+ueip_store_mapping_renew(struct ueip_store *st, const struct ueip_mapping *m)
+{
+	sqlite3_stmt *q = S(st, ST_MAP_RENEW);
+
+	sqlite3_bind_int64(q, 1, (int64_t)m->id);
+	sqlite3_bind_int64(q, 2, m->expires_ms);
+	sqlite3_bind_int64(q, 3, m->client);
+	sqlite3_bind_int64(q, 4, m->client_port);
+	return run(st, ST_MAP_RENEW);
+}
+
+int
+ueip_store_mapping_del(struct ueip_store *st, uint64_t id)
+{
+	sqlite3_bind_int64(S(st, ST_MAP_DEL), 1, (int64_t)id);
+	return run(st, ST_MAP_DEL);
+}
+
+struct mapping_visit {
+	int (*fn)(const struct ueip_mapping *m, void *arg);
+	void *arg;
+};
+
+static void
+blob_copy(sqlite3_stmt *q, int col, void *out, size_t size, size_t *got)
+{
+	const void *b = sqlite3_column_blob(q, col);
+	size_t n = (size_t)sqlite3_column_bytes(q, col);
+
+	if (n > size)
+		n = size;
+	if (b && n)
+		memcpy(out, b, n);
+	if (got)
+		*got = n;
+}
+
+static int
+visit_mapping(sqlite3_stmt *q, void *ctx)
+{
+	struct mapping_visit *v = ctx;
+	struct ueip_mapping m = { 0 };
+	size_t fbytes = 0;
+
+	m.id = (uint64_t)sqlite3_column_int64(q, 0);
+	m.kind = (uint8_t)sqlite3_column_int(q, 1);
+	m.via = (uint8_t)sqlite3_column_int(q, 2);
+	m.proto = (uint8_t)sqlite3_column_int(q, 3);
+	m.internal = (uint32_t)sqlite3_column_int64(q, 4);
+	m.internal_port = (uint16_t)sqlite3_column_int(q, 5);
+	m.external = (uint32_t)sqlite3_column_int64(q, 6);
+	m.external_port = (uint16_t)sqlite3_column_int(q, 7);
+	m.remote = (uint32_t)sqlite3_column_int64(q, 8);
+	m.remote_port = (uint16_t)sqlite3_column_int(q, 9);
+	blob_copy(q, 10, m.nonce, sizeof(m.nonce), NULL);
+	m.expires_ms = sqlite3_column_int64(q, 11);
+	m.created_ms = sqlite3_column_int64(q, 12);
+	m.client = (uint32_t)sqlite3_column_int64(q, 13);
+	m.client_port = (uint16_t)sqlite3_column_int(q, 14);
+	m.third_party = (uint32_t)sqlite3_column_int64(q, 15);
+	col_text(q, 16, m.ue.supi, sizeof(m.ue.supi));
+	col_text(q, 17, m.ue.dnn, sizeof(m.ue.dnn));
+	col_text(q, 18, m.ue.snssai, sizeof(m.ue.snssai));
+	m.ue.psi = (uint8_t)sqlite3_column_int(q, 19);
+	blob_copy(q, 20, m.filters, sizeof(m.filters), &fbytes);
+	m.nfilters = (uint8_t)(fbytes / sizeof(m.filters[0]));
+	return v->fn(&m, v->arg);
+}
+
+int
+ueip_store_each_mapping(struct ueip_store *st, int (*fn)(const struct ueip_mapping *m, void *arg),
+			void *arg)
+{
+	struct mapping_visit v = { fn, arg };
+
+	return read_rows(st, ST_MAP_ALL, visit_mapping, &v);
+}
+
+int
+ueip_store_pcp_client_put(struct ueip_store *st, uint32_t address, uint16_t port, int via)
+{
+	sqlite3_stmt *q = S(st, ST_CLIENT_PUT);
+
+	sqlite3_bind_int64(q, 1, address);
+	sqlite3_bind_int(q, 2, port);
+	sqlite3_bind_int(q, 3, via);
+	return run(st, ST_CLIENT_PUT);
+}
+
+int
+ueip_store_pcp_clients_clear(struct ueip_store *st)
+{
+	return run(st, ST_CLIENT_DEL_ALL);
+}
+
+struct client_visit {
+	int (*fn)(uint32_t address, uint16_t port, int via, void *arg);
+	void *arg;
+};
+
+static int
+visit_client(sqlite3_stmt *q, void *ctx)
+{
+	struct client_visit *v = ctx;
+
+	return v->fn((uint32_t)sqlite3_column_int64(q, 0), (uint16_t)sqlite3_column_int(q, 1),
+		     sqlite3_column_int(q, 2), v->arg);
+}
+
+int
+ueip_store_each_pcp_client(struct ueip_store *st,
+			   int (*fn)(uint32_t address, uint16_t port, int via, void *arg), void *arg)
+{
+	struct client_visit v = { fn, arg };
+
+	return read_rows(st, ST_CLIENT_ALL, visit_client, &v);
 }

@@ -11,6 +11,9 @@
  *                              by sessions another member controls
  *   quarantine(pool, idx, until_ms)   released units not yet reusable
  *   outbox(id, pool, idx, alloc_id, ...)  releases to deliver to a chunk owner
+ *   pcp_mappings(id, kind, ...)  public mappings (v2), one row per mapping
+ *   pcp_clients(address, port, via)  every client that held a mapping, to be
+ *                              told (ANNOUNCE) if mapping state is ever lost
  *
  * The caller groups writes: ueip_store_begin(), any number of writes,
  * ueip_store_commit(). With journal_mode=WAL and synchronous=FULL the commit
@@ -23,9 +26,10 @@
 
 #include <stdint.h>
 
+#include "core/mapping.h"
 #include "proto/setframe.h"
 
-#define UEIP_STORE_SCHEMA_VERSION 1
+#define UEIP_STORE_SCHEMA_VERSION 2
 
 struct ueip_store;
 
@@ -72,5 +76,16 @@ int ueip_store_each_outbox(struct ueip_store *st,
 int ueip_store_list_sessions(struct ueip_store *st, const struct ueip_session_key *after,
 			     unsigned limit,
 			     int (*fn)(const struct ueip_store_session *s, void *arg), void *arg);
+
+/* Public mappings (schema v2). put inserts or replaces by id; renew writes expiry and client. */
+int ueip_store_mapping_put(struct ueip_store *st, const struct ueip_mapping *m);
+int ueip_store_mapping_renew(struct ueip_store *st, const struct ueip_mapping *m);
+int ueip_store_mapping_del(struct ueip_store *st, uint64_t id);
+int ueip_store_each_mapping(struct ueip_store *st, int (*fn)(const struct ueip_mapping *m, void *arg),
+			    void *arg);
+int ueip_store_pcp_client_put(struct ueip_store *st, uint32_t address, uint16_t port, int via);
+int ueip_store_pcp_clients_clear(struct ueip_store *st);
+int ueip_store_each_pcp_client(struct ueip_store *st,
+			       int (*fn)(uint32_t address, uint16_t port, int via, void *arg), void *arg);
 
 #endif

@@ -31,6 +31,12 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def wait_until(cond, what, timeout=15.0, interval=0.02):
     deadline = time.monotonic() + timeout
     last = None
@@ -88,6 +94,7 @@ class Member:
         self.sock = os.path.join(self.dir, "ctl.sock")
         self.log = os.path.join(self.dir, "ueipd.log")
         self.metrics_port = free_port()
+        self.pcp_port = free_udp_port()
         self.proc = None
 
     def write_config(self, members, epoch=1):
@@ -105,6 +112,7 @@ class Member:
             "store:", f"  path: {self.db}", "control:", f"  socket: {self.sock}",
             "metrics:", f"  address: 127.0.0.1:{self.metrics_port}", "log:", f"  level: {w.log_level}",
         ]
+        lines += [line.replace("{pcp_port}", str(self.pcp_port)) for line in w.extra]
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
 
@@ -177,7 +185,7 @@ class Member:
 
 class SetWorld:
     def __init__(self, n, pools=None, statics=None, chunk_size=64, quarantine=0,
-                 recovery_timeout_ms=2000, log_level="info"):
+                 recovery_timeout_ms=2000, log_level="info", extra=None):
         self.dir = tempfile.mkdtemp(prefix="ueip-it-")
         self.pools = pools or ["{ name: inet4, dnn: internet, ipv4: 100.64.0.0/20 }",
                                "{ name: inet6, dnn: internet, ipv6: \"2001:db8::/48\", delegated_length: 64 }"]
@@ -186,6 +194,7 @@ class SetWorld:
         self.quarantine = quarantine
         self.recovery_timeout_ms = recovery_timeout_ms
         self.log_level = log_level
+        self.extra = extra or []  # more config lines; "{pcp_port}" becomes the member's PCP port
         self.members = [Member(self, f"smf{i + 1}", free_port()) for i in range(n)]
         for m in self.members:
             m.write_config(self.members)

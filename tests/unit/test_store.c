@@ -480,7 +480,55 @@ test_meta(void **state)
 	assert_int_equal(ueip_store_meta_get(f->st, "member_id", small, sizeof(small)), 0);
 	assert_string_equal(small, "smf");
 	assert_int_equal(ueip_store_meta_get(f->st, "schema_version", out, sizeof(out)), 0);
-	assert_string_equal(out, "1");
+	assert_string_equal(out, "2");
+}
+
+static int
+collect_mapping(const struct ueip_mapping *m, void *arg)
+{
+	struct ueip_mapping *out = arg;
+
+	out[out[0].id ? 1 : 0] = *m;
+	return 0;
+}
+
+static void
+test_mappings(void **state)
+{
+	struct fixture *f = *state;
+	struct ueip_mapping m = { .id = 7, .kind = UEIP_MAP_PORT, .via = UEIP_VIA_PCP, .proto = 6,
+				  .internal = 0x64400002, .internal_port = 8080, .external = 0xC6336407,
+				  .external_port = 20001, .expires_ms = 123456789, .created_ms = 5,
+				  .client = 0x64400002, .client_port = 40000, .nfilters = 1 };
+	struct ueip_mapping got[2] = { { 0 } };
+
+	memcpy(m.nonce, "abcdefghijkl", 12);
+	snprintf(m.ue.supi, sizeof(m.ue.supi), "imsi-001010000000001");
+	snprintf(m.ue.dnn, sizeof(m.ue.dnn), "internet");
+	snprintf(m.ue.snssai, sizeof(m.ue.snssai), "1");
+	m.ue.psi = 1;
+	m.filters[0] = (struct ueip_mapping_filter){ 0xC0000200, 24, 443 };
+	assert_int_equal(ueip_store_begin(f->st), 0);
+	assert_int_equal(ueip_store_mapping_put(f->st, &m), 0);
+	m.expires_ms = 999;
+	assert_int_equal(ueip_store_mapping_renew(f->st, &m), 0);
+	assert_int_equal(ueip_store_pcp_client_put(f->st, m.client, m.client_port, UEIP_VIA_PCP), 0);
+	assert_int_equal(ueip_store_commit(f->st), 0);
+	assert_int_equal(ueip_store_each_mapping(f->st, collect_mapping, got), 0);
+	assert_int_equal(got[0].id, 7);
+	assert_int_equal(got[0].expires_ms, 999);
+	assert_int_equal(got[0].external_port, 20001);
+	assert_memory_equal(got[0].nonce, "abcdefghijkl", 12);
+	assert_string_equal(got[0].ue.supi, "imsi-001010000000001");
+	assert_int_equal(got[0].nfilters, 1);
+	assert_int_equal(got[0].filters[0].remote_port, 443);
+	assert_int_equal(got[1].id, 0);
+	assert_int_equal(ueip_store_begin(f->st), 0);
+	assert_int_equal(ueip_store_mapping_del(f->st, 7), 0);
+	assert_int_equal(ueip_store_commit(f->st), 0);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(ueip_store_each_mapping(f->st, collect_mapping, got), 0);
+	assert_int_equal(got[0].id, 0);
 }
 
 static void
@@ -566,16 +614,16 @@ test_newer_schema_refused(void **state)
 
 	ueip_store_close(f->st);
 	f->st = NULL;
-	set_schema_version(f->path, "2");
+	set_schema_version(f->path, "3");
 	assert_int_equal(ueip_store_open(f->path, &st, why, sizeof(why)), UEIP_ESTORE);
 	assert_null(st);
-	assert_non_null(strstr(why, "schema version 2"));
+	assert_non_null(strstr(why, "schema version 3"));
 	assert_non_null(strstr(why, "newer"));
 	/* The refused file is left as it was, so the newer ueipd can still use it. */
-	set_schema_version(f->path, "1");
+	set_schema_version(f->path, "2");
 	reopen(f);
 	assert_int_equal(ueip_store_meta_get(f->st, "schema_version", out, sizeof(out)), 0);
-	assert_string_equal(out, "1");
+	assert_string_equal(out, "2");
 }
 
 static void
@@ -604,6 +652,7 @@ main(void)
 		T(test_lent),
 		T(test_quarantine),
 		T(test_outbox),
+		T(test_mappings),
 		T(test_meta),
 		T(test_batch_committed),
 		T(test_batch_uncommitted_lost),
