@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # The README's commands, one word each. meson + ninja do the building.
 #   make demo    install what is needed, build, run the narrated demo
-#   make check   install what is needed, build, run every test suite
+#   make check   install what is needed, build, run every test suite (e2e needs root)
 #   make bench   install what is needed (Kea too), release build, run the benchmarks
 #                (BENCH_ARGS=--big adds the 1M-session recovery and hand-off runs)
 #   make sanitize  ASan+UBSan build running the unit, fuzz and integration suites
@@ -25,9 +25,12 @@ build: deps $(BUILD)/build.ninja
 check: build
 	$(MESON_TEST) --suite unit --suite fuzz --suite model
 	$(MESON_TEST) --suite integration --num-processes 1
+	$(MESON_TEST) --suite e2e --num-processes 1
 
 demo: build
 	bash scripts/demo.sh $(BUILD)
+	@if [ "$$(id -u)" = 0 ]; then bash scripts/demo_public.sh $(BUILD); \
+	 else echo "(story 2, the public address, needs root: it builds network namespaces)"; fi
 
 bench:
 	@UEIP_BENCH_DEPS=1 bash scripts/install-deps.sh

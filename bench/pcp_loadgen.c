@@ -29,14 +29,18 @@
  * every one is answered or has timed out (or --prefill-timeout passed: it
  * then stops sending and waits for the outstanding ones); prints how long
  * that took. (2) The measured phase, --mode:
- *   new       fresh mappings from the first index not yet used upward;
+ *   new       fresh mappings from the first index not yet used (L) upward;
  *   renew     the same nonce, port and protocol again for mappings
  *             [0, L), round robin (L = the prefill end, else --existing,
  *             else the whole space);
  *   announce  ANNOUNCE (opcode 0, 24 octets) from every source in turn;
+ *   delete    MAP with lifetime 0 for mappings [--first (default 0), L);
  *   none      no measured phase.
- * It lasts --duration seconds or --count requests, whichever comes first,
- * then waits for the answers still outstanding.
+ * new starts at --first when given, else at L.
+ * It lasts --duration seconds or --count requests, whichever comes first
+ * (--duration 0: only --count), then waits for the answers still
+ * outstanding. "mappings_level_after" is L after it: new raises it, a delete
+ * that removed [--first, L) entirely lowers it to --first.
  *
  * Load. Closed loop with at most --window requests outstanding, or open
  * loop at --rate requests/s (still at most --window outstanding; the
@@ -105,10 +109,10 @@
 #define HIST_SUB (1u << HIST_SUB_BITS)
 #define HIST_BUCKETS (2 * HIST_SUB + (64 - HIST_SUB_BITS - 1) * HIST_SUB)
 
-enum mode { MODE_NONE, MODE_NEW, MODE_RENEW, MODE_ANNOUNCE, MODE_PREFILL };
+enum mode { MODE_NONE, MODE_NEW, MODE_RENEW, MODE_ANNOUNCE, MODE_DELETE, MODE_PREFILL };
 enum ext_port { EXT_UNIQUE, EXT_INTERNAL, EXT_ZERO };
 
-static const char *const mode_names[] = { "none", "new", "renew", "announce", "prefill" };
+static const char *const mode_names[] = { "none", "new", "renew", "announce", "delete", "prefill" };
 static const char *const result_names[PCP_RESULT_NAMES] = {
 	"success", "unsupp_version", "not_authorized", "malformed_request", "unsupp_opcode",
 	"unsupp_option", "malformed_option", "network_failure", "no_resources",
@@ -126,6 +130,7 @@ struct opts {
 	double duration_s;
 	uint64_t count;			/* 0 = no limit */
 	uint64_t prefill, existing;
+	int64_t first;			/* new, delete: first mapping index, -1 = default */
 	double prefill_timeout_s;
 	uint8_t protocol;
 	uint32_t lifetime;
@@ -157,6 +162,7 @@ struct phase {
 	uint64_t hist[HIST_BUCKETS];
 	uint64_t lat_max_ns;
 	uint32_t life_min, life_max;
+	int have_life;
 	uint32_t epoch_first, epoch_last;
 	int have_epoch;
 	uint8_t sample_ext[16];
@@ -187,7 +193,7 @@ struct txbatch {
 static struct opts opt = {
 	.sources = 1, .per_source = 1000, .mode = MODE_NEW, .window = 64, .duration_s = 10,
 	.protocol = 17, .lifetime = 3600, .port_base = 1024, .ext_port = EXT_UNIQUE,
-	.timeout_ms = 2000, .retries = 2, .seed = 1,
+	.timeout_ms = 2000, .retries = 2, .seed = 1, .first = -1,
 };
 
 static int *fds;			/* per source */
@@ -296,12 +302,12 @@ put_client_address(uint8_t *p, uint32_t src)
 
 /* RFC 6887 §7.1 and §11.1: header, then the MAP opcode data. */
 static size_t
-build_map(uint8_t *b, uint64_t k)
+build_map(uint8_t *b, uint64_t k, uint32_t lifetime)
 {
 	b[0] = PCP_VERSION;
 	b[1] = PCP_OP_MAP;
 	b[2] = b[3] = 0;
-	put32(b + 4, opt.lifetime);
+	put32(b + 4, lifetime);
 	put_client_address(b + 8, mapping_source(k));
 	mapping_nonce(k, b + 24);
 	b[36] = opt.protocol;
@@ -381,9 +387,9 @@ usage(void)
 {
 	fprintf(stderr,
 		"usage: pcp_loadgen --server ADDR[:PORT] [--sources N] [--source-base ADDR]\n"
-		"         [--mappings-per-source M] [--mode new|renew|announce|none]\n"
+		"         [--mappings-per-source M] [--mode new|renew|announce|delete|none]\n"
 		"         [--window W] [--rate R] [--duration S] [--count N]\n"
-		"         [--prefill N] [--existing N] [--prefill-timeout S]\n"
+		"         [--prefill N] [--existing N] [--prefill-timeout S] [--first K]\n"
 		"         [--protocol tcp|udp|0] [--lifetime S] [--port-base P]\n"
 		"         [--ext-port unique|internal|zero] [--timeout-ms T] [--retries R] [--seed X]\n"
 		"  defaults: port 5351, --sources 1 --source-base 100.64.0.1 --mappings-per-source 1000\n"
@@ -475,7 +481,7 @@ parse_args(int argc, char **argv)
 	enum {
 		O_SOURCES = 256, O_SOURCE_BASE, O_PER_SOURCE, O_MODE, O_WINDOW, O_RATE, O_DURATION,
 		O_COUNT, O_PREFILL, O_EXISTING, O_PREFILL_TIMEOUT, O_PROTOCOL, O_LIFETIME,
-		O_PORT_BASE, O_EXT_PORT, O_TIMEOUT_MS, O_RETRIES, O_SEED,
+		O_PORT_BASE, O_EXT_PORT, O_TIMEOUT_MS, O_RETRIES, O_SEED, O_FIRST,
 	};
 	static const struct option longs[] = {
 		{ "server", required_argument, NULL, 's' },
@@ -489,6 +495,7 @@ parse_args(int argc, char **argv)
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "prefill", required_argument, NULL, O_PREFILL },
 		{ "existing", required_argument, NULL, O_EXISTING },
+		{ "first", required_argument, NULL, O_FIRST },
 		{ "prefill-timeout", required_argument, NULL, O_PREFILL_TIMEOUT },
 		{ "protocol", required_argument, NULL, O_PROTOCOL },
 		{ "lifetime", required_argument, NULL, O_LIFETIME },
@@ -519,6 +526,7 @@ parse_args(int argc, char **argv)
 		case O_COUNT: opt.count = parse_u64(optarg, "--count", 0, UINT64_MAX / 2); break;
 		case O_PREFILL: opt.prefill = parse_u64(optarg, "--prefill", 0, SPACE_MAX); break;
 		case O_EXISTING: opt.existing = parse_u64(optarg, "--existing", 0, SPACE_MAX); break;
+		case O_FIRST: opt.first = (int64_t)parse_u64(optarg, "--first", 0, SPACE_MAX); break;
 		case O_PREFILL_TIMEOUT:
 			opt.prefill_timeout_s = parse_double(optarg, "--prefill-timeout", 0, 86400 * 7);
 			break;
@@ -688,7 +696,10 @@ transmit(struct phase *ph, enum mode mode, uint64_t k, uint64_t now)
 	if (tx.n > 0 && (tx.src != src || tx.n == SEND_BATCH))
 		tx_flush(ph);
 	tx.src = src;
-	len = mode == MODE_ANNOUNCE ? build_announce(tx.buf[tx.n], src) : build_map(tx.buf[tx.n], k);
+	if (mode == MODE_ANNOUNCE)
+		len = build_announce(tx.buf[tx.n], src);
+	else
+		len = build_map(tx.buf[tx.n], k, mode == MODE_DELETE ? 0 : opt.lifetime);
 	tx.iov[tx.n] = (struct iovec){ .iov_base = tx.buf[tx.n], .iov_len = len };
 	tx.msg[tx.n].msg_hdr = (struct msghdr){
 		.msg_name = &opt.server, .msg_namelen = sizeof(opt.server),
@@ -704,7 +715,7 @@ transmit(struct phase *ph, enum mode mode, uint64_t k, uint64_t now)
 static int64_t
 gen_next(struct gen *g)
 {
-	if (g->mode == MODE_NEW || g->mode == MODE_PREFILL)
+	if (g->cycle == 0)
 		return g->next < g->end ? (int64_t)g->next++ : -1;
 	for (uint64_t tried = 0; tried < g->cycle; tried++) {
 		uint64_t k = g->cursor;
@@ -720,7 +731,7 @@ gen_exhausted(const struct gen *g, const struct phase *ph)
 {
 	if (g->limit && ph->issued >= g->limit)
 		return 1;
-	return (g->mode == MODE_NEW || g->mode == MODE_PREFILL) && g->next >= g->end;
+	return g->cycle == 0 && g->next >= g->end;
 }
 
 /* Issue new requests up to the window (and the rate). */
@@ -745,7 +756,7 @@ fill(struct phase *ph, struct gen *g, uint64_t now)
 		ph->issued++;
 		allowed--;
 	}
-	if (ph->mode != MODE_ANNOUNCE && ph->mode != MODE_RENEW)
+	if (g->cycle == 0)
 		ph->k_end = g->next;
 }
 
@@ -765,7 +776,7 @@ expire(struct phase *ph, uint64_t now)
 			continue;			/* answered, or sent again since */
 		if (it->tries <= opt.retries) {
 			ph->retries++;
-			transmit(ph, ph->mode == MODE_PREFILL ? MODE_NEW : ph->mode, e.k, now);
+			transmit(ph, ph->mode, e.k, now);
 		} else {
 			it->busy = 0;
 			outstanding--;
@@ -818,10 +829,11 @@ answer(struct phase *ph, uint64_t k, const uint8_t *b, size_t len, uint64_t now)
 	ph->epoch_last = epoch;
 	ph->have_epoch = 1;
 	if (result == 0) {
-		if (ph->life_min == 0 || life < ph->life_min)
+		if (!ph->have_life || life < ph->life_min)
 			ph->life_min = life;
-		if (life > ph->life_max)
+		if (!ph->have_life || life > ph->life_max)
 			ph->life_max = life;
+		ph->have_life = 1;
 		if (!ph->have_sample && len >= PCP_MAP_LEN) {
 			memcpy(ph->sample_ext, b + 44, 16);
 			ph->sample_port = get16(b + 42);
@@ -1022,7 +1034,7 @@ report(const struct phase *ph, const char *prefix)
 		else
 			printf("%sresult_%u %" PRIu64 "\n", prefix, r, ph->results[r]);
 	}
-	if (ph->life_max)
+	if (ph->have_life)
 		printf("%sgranted_lifetime_min %u\n%sgranted_lifetime_max %u\n", prefix, ph->life_min,
 		       prefix, ph->life_max);
 	if (ph->have_epoch)
@@ -1046,15 +1058,128 @@ on_signal(int sig)
 	stop_signal++;
 }
 
+static void
+print_setup(uint64_t space)
+{
+	char a[INET_ADDRSTRLEN], s[INET_ADDRSTRLEN];
+	struct in_addr ia = { .s_addr = htonl(opt.source_base) };
+
+	inet_ntop(AF_INET, &ia, s, sizeof(s));
+	inet_ntop(AF_INET, &opt.server.sin_addr, a, sizeof(a));
+	printf("# pcp_loadgen: server %s:%u, %u sources from %s, %u mappings per source (space %" PRIu64
+	       "), protocol %u, lifetime %u, window %u, %s, timeout %u ms x %u tries\n",
+	       a, ntohs(opt.server.sin_port), opt.sources, s, opt.per_source, space, opt.protocol,
+	       opt.lifetime, opt.window, opt.rate > 0 ? "open loop" : "closed loop", opt.timeout_ms,
+	       opt.retries + 1);
+}
+
+/* Phase 1: mappings [--existing, --prefill). Returns the mapping level after it. */
+static int
+run_prefill(int ep, struct phase *pre, uint64_t *level)
+{
+	struct gen g = { .mode = MODE_PREFILL, .next = opt.existing, .end = opt.prefill };
+	uint64_t t0 = now_ns();
+	int rc;
+
+	*level = opt.existing;
+	if (opt.prefill <= opt.existing)
+		return 0;
+	if (opt.prefill_timeout_s > 0)
+		g.stop_ns = t0 + (uint64_t)(opt.prefill_timeout_s * 1e9);
+	window = opt.window;
+	printf("# prefill: mappings [%" PRIu64 ", %" PRIu64 ")\n", opt.existing, opt.prefill);
+	fflush(stdout);
+	rc = run_phase(ep, pre, &g);
+	*level = pre->k_end;
+	report(pre, "prefill_");
+	printf("prefill_complete %d\n", pre->cut ? 0 : 1);
+	printf("prefill_wall_s %.3f\n", (double)(now_ns() - t0) / 1e9);
+	return rc;
+}
+
+/* The generator of the measured phase, given the mapping level; -1 if there is nothing to do. */
+static int
+measured_gen(struct gen *g, uint64_t level, uint64_t space)
+{
+	*g = (struct gen){ .mode = opt.mode, .limit = opt.count };
+	switch (opt.mode) {
+	case MODE_NEW:
+		g->next = opt.first >= 0 ? (uint64_t)opt.first : level;
+		g->end = space;
+		break;
+	case MODE_DELETE:
+		g->next = opt.first >= 0 ? (uint64_t)opt.first : 0;
+		g->end = level;
+		break;
+	case MODE_RENEW:
+		g->cycle = level ? level : space;
+		break;
+	case MODE_ANNOUNCE:
+		g->cycle = opt.sources;
+		break;
+	case MODE_NONE:
+	case MODE_PREFILL:
+		return -1;
+	}
+	if (g->cycle == 0 && g->next >= g->end) {
+		fprintf(stderr, "pcp_loadgen: %s: no mappings in [%" PRIu64 ", %" PRIu64 ")\n",
+			mode_names[opt.mode], g->next, g->end);
+		return -1;
+	}
+	return 0;
+}
+
+/* Phase 2. Updates *level (new: the first index not used; delete: --first if all went). */
+static int
+run_measured(int ep, struct phase *meas, uint64_t *level, uint64_t space)
+{
+	struct gen g;
+	uint64_t first;
+	int rc;
+
+	if (measured_gen(&g, *level, space))
+		return -1;
+	first = g.next;
+	window = opt.window;
+	if (g.cycle && window > g.cycle) {
+		window = (uint32_t)g.cycle;
+		printf("# window clamped to %u (one request outstanding per %s)\n", window,
+		       opt.mode == MODE_ANNOUNCE ? "source" : "mapping");
+	}
+	if (opt.duration_s > 0)
+		g.stop_ns = now_ns() + (uint64_t)(opt.duration_s * 1e9);
+	printf("mode %s\n", mode_names[opt.mode]);
+	fflush(stdout);
+	rc = run_phase(ep, meas, &g);
+	report(meas, "");
+	if (opt.mode == MODE_NEW && meas->k_end > *level)
+		*level = meas->k_end;
+	else if (opt.mode == MODE_DELETE && meas->k_end == *level &&
+		 meas->results[0] == meas->issued)
+		*level = first;
+	printf("mappings_level_after %" PRIu64 "\n", *level);
+	return rc;
+}
+
+static int
+exit_code(const struct phase *pre, const struct phase *meas)
+{
+	if (pre->timeouts || meas->timeouts)
+		return 3;
+	if (pre->answered != pre->results[0])
+		return 3;
+	if (opt.mode != MODE_ANNOUNCE && meas->answered != meas->results[0])
+		return 3;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct phase *pre = NULL, *meas = NULL;
+	static struct phase pre, meas;
 	struct sigaction sa = { .sa_handler = on_signal };
-	uint64_t space, level, t_pre = 0;
-	char a[INET_ADDRSTRLEN], s[INET_ADDRSTRLEN];
-	struct in_addr ia;
-	int ep, rc = 0;
+	uint64_t space, level;
+	int ep, rc;
 
 	parse_args(argc, argv);
 	sigaction(SIGINT, &sa, NULL);
@@ -1065,9 +1190,7 @@ main(int argc, char **argv)
 	for (ring_cap = 1024; ring_cap < 16ULL * opt.window + 1024; ring_cap *= 2)
 		;
 	ring = malloc(ring_cap * sizeof(*ring));
-	pre = calloc(1, sizeof(*pre));
-	meas = calloc(1, sizeof(*meas));
-	if (!items || !ring || !pre || !meas) {
+	if (!items || !ring) {
 		fprintf(stderr, "pcp_loadgen: out of memory\n");
 		return 1;
 	}
@@ -1076,85 +1199,15 @@ main(int argc, char **argv)
 		sockets_close();
 		return 1;
 	}
-	ia.s_addr = htonl(opt.source_base);
-	inet_ntop(AF_INET, &ia, s, sizeof(s));
-	inet_ntop(AF_INET, &opt.server.sin_addr, a, sizeof(a));
-	printf("# pcp_loadgen: server %s:%u, %u sources from %s, %u mappings per source (space %" PRIu64
-	       "), protocol %u, lifetime %u, window %u, %s, timeout %u ms x %u tries\n",
-	       a, ntohs(opt.server.sin_port), opt.sources, s, opt.per_source, space, opt.protocol,
-	       opt.lifetime, opt.window, opt.rate > 0 ? "open loop" : "closed loop", opt.timeout_ms,
-	       opt.retries + 1);
-
-	level = opt.existing;
-	if (opt.prefill > opt.existing) {
-		struct gen g = { .mode = MODE_PREFILL, .next = opt.existing, .end = opt.prefill };
-
-		if (opt.prefill_timeout_s > 0)
-			g.stop_ns = now_ns() + (uint64_t)(opt.prefill_timeout_s * 1e9);
-		window = opt.window;
-		printf("# prefill: mappings [%" PRIu64 ", %" PRIu64 ")\n", opt.existing, opt.prefill);
-		fflush(stdout);
-		t_pre = now_ns();
-		if (run_phase(ep, pre, &g))
-			rc = 1;
-		level = pre->k_end;
-		report(pre, "prefill_");
-		printf("prefill_complete %d\n", pre->cut ? 0 : 1);
-		printf("prefill_wall_s %.3f\n", (double)(now_ns() - t_pre) / 1e9);
-	}
+	print_setup(space);
+	rc = run_prefill(ep, &pre, &level);
 	printf("mappings_level %" PRIu64 "\n", level);
-
-	if (rc == 0 && opt.mode != MODE_NONE && !stop_signal) {
-		struct gen g = { .mode = opt.mode, .limit = opt.count };
-
-		switch (opt.mode) {
-		case MODE_NEW:
-			g.next = level;
-			g.end = space;
-			if (level >= space) {
-				fprintf(stderr, "pcp_loadgen: no fresh mappings left in the space\n");
-				rc = 1;
-			}
-			break;
-		case MODE_RENEW:
-			g.cycle = level ? level : space;
-			break;
-		case MODE_ANNOUNCE:
-			g.cycle = opt.sources;
-			break;
-		case MODE_NONE:
-		case MODE_PREFILL:
-			break;
-		}
-		window = opt.window;
-		if (g.cycle && window > g.cycle) {
-			window = (uint32_t)g.cycle;
-			printf("# window clamped to %u (one request outstanding per %s)\n", window,
-			       opt.mode == MODE_ANNOUNCE ? "source" : "mapping");
-		}
-		if (opt.duration_s > 0)
-			g.stop_ns = now_ns() + (uint64_t)(opt.duration_s * 1e9);
-		if (rc == 0) {
-			printf("mode %s\n", mode_names[opt.mode]);
-			fflush(stdout);
-			if (run_phase(ep, meas, &g))
-				rc = 1;
-			report(meas, "");
-			if (opt.mode == MODE_NEW)
-				level = meas->k_end;
-			printf("mappings_level_after %" PRIu64 "\n", level);
-		}
-	}
+	if (rc == 0 && opt.mode != MODE_NONE && !stop_signal)
+		rc = run_measured(ep, &meas, &level, space);
 	printf("loadgen_cpu_s %.3f\n", cpu_seconds());
 	sockets_close();
 	close(ep);
-	if (rc == 0 && (pre->timeouts || meas->timeouts ||
-			((pre->answered - pre->results[0]) && pre->mode != MODE_NONE) ||
-			(opt.mode != MODE_ANNOUNCE && meas->answered - meas->results[0])))
-		rc = 3;
 	free(items);
 	free(ring);
-	free(pre);
-	free(meas);
-	return rc;
+	return rc ? 1 : exit_code(&pre, &meas);
 }

@@ -102,7 +102,6 @@ world_down() {
 MU_BIN="${MU_BIN:-/usr/sbin/miniupnpd}"
 MU_TABLE=miniupnpd
 MU_PID=""
-MU_DIR=""
 
 # The tables and chains miniupnpd adds its rules to (what nft_init.sh makes).
 mu_nft_init() {
@@ -150,7 +149,6 @@ mu_rules() {
 # gateway namespace; sets MU_PID once it listens on UDP 5351.
 mu_start() {
     local dir="$1"; shift
-    MU_DIR="$dir"
     [ -x "$MU_BIN" ] || { echo "setup.sh: $MU_BIN missing (apt-get install miniupnpd-nftables)" >&2; return 1; }
     mu_nft_init
     mu_config "$dir"
@@ -163,8 +161,7 @@ mu_start() {
             >"$dir/miniupnpd.log" 2>&1
         MU_PID=""
     fi
-    local i
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         if [ -z "$MU_PID" ] && [ -s "$dir/miniupnpd.pid" ]; then MU_PID="$(cat "$dir/miniupnpd.pid")"; fi
         if [ -n "$MU_PID" ] && ip netns exec "$W_NS_GW" ss -Hlunp 2>/dev/null |
                 grep -q ":5351 .*pid=$MU_PID,"; then
@@ -183,8 +180,7 @@ mu_stop() {
     [ -n "$MU_PID" ] || return 0
     if kill -0 "$MU_PID" 2>/dev/null; then
         kill -TERM "$MU_PID" 2>/dev/null
-        local i
-        for i in $(seq 1 100); do kill -0 "$MU_PID" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 1 100); do kill -0 "$MU_PID" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$MU_PID" 2>/dev/null
     fi
     wait "$MU_PID" 2>/dev/null
@@ -196,7 +192,7 @@ mu_stop() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     set -euo pipefail
     cmd="${1:-}"; dir="${2:-}"
-    [ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+    if [ -z "$cmd" ] || [ -z "$dir" ]; then sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; fi
     [ "$(id -u)" -eq 0 ] || { echo "setup.sh: must run as root" >&2; exit 1; }
     case "$cmd" in
         up)

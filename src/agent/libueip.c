@@ -880,8 +880,12 @@ ueip_client_adopt(ueip_client *c, const struct ueip_map_request *req, const char
 		return rc;
 	m->external = ext;
 	m->external_port = external_port;
-	m->state = UEIP_MAP_GRANTED;
 	m->granted_once = 1;
+	if (!lifetime_left) {
+		map_rerequest(m, now, 0);	/* sent by the next process() */
+		return m->id;
+	}
+	m->state = UEIP_MAP_GRANTED;
 	m->lifetime = lifetime_left;
 	m->expires_ms = now + (uint64_t)lifetime_left * 1000;
 	m->expires_unix = wall_s() + lifetime_left;

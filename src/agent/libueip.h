@@ -171,7 +171,8 @@ int ueip_client_release(ueip_client *c, int id, uint32_t timeout_ms);
  * has exited; its nonce from the state file) as GRANTED, sending nothing:
  * to release it, or to renew it from now on. req->nonce is required;
  * external/external_port are what was assigned; lifetime_left (s) sets
- * the renewal timer (0: renew at once). Returns the id or what
+ * the renewal timer (0: request it again, no deadline, at the next
+ * ueip_client_process; REACQUIRED follows). Returns the id or what
  * ueip_client_map returns.
  */
 int ueip_client_adopt(ueip_client *c, const struct ueip_map_request *req, const char *external,

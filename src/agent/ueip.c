@@ -463,8 +463,12 @@ resume_from_state(struct agent *a, struct ueip_map_request *req, uint8_t *nonce)
 	if (strcmp(old.state, "granted") != 0 && strcmp(old.state, "expired") != 0)
 		return;
 	if (strcmp(old.server, a->o.server) != 0 || old.protocol != a->o.protocol ||
-	    old.internal_port != a->o.port)
+	    old.internal_port != a->o.port) {
+		fprintf(stderr, "ueip: warning: %s held %s (protocol %u port %u from %s); it is "
+				"replaced, the old mapping ends at its expiry\n",
+			a->o.state_path, old.address, old.protocol, old.internal_port, old.server);
 		return;
+	}
 	memcpy(nonce, old.nonce, UEIP_NONCE_LEN);
 	req->nonce = nonce;
 	req->suggest = old.address[0] ? old.address : NULL;

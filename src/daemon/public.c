@@ -1430,13 +1430,37 @@ arg_v4(json_t *args, const char *name, uint32_t *out, char *why, size_t why_size
 	return 0;
 }
 
+/* Only the keys a command knows: a filter misspelt must not silently list everything. */
+static int
+args_known(json_t *args, const char *const *known, char *why, size_t why_size)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(args, key, v) {
+		const char *const *k = known;
+		while (*k && strcmp(*k, key))
+			k++;
+		if (!*k) {
+			snprintf(why, why_size, "unknown argument '%.40s'", key);
+			return UEIP_EINVAL;
+		}
+	}
+	return 0;
+}
+
 void
 public_cmd_list(struct public *p, json_t *args, ipam_done_fn *done, void *ctx)
 {
+	static const char *const known[] = { "ue", "address", "limit", NULL };
 	struct list_ctx lc = { p, json_array(), 0, 0, 10000 };
 	json_t *lim = json_object_get(args, "limit");
 	char why[128];
 
+	if (args_known(args, known, why, sizeof(why))) {
+		json_decref(lc.arr);
+		return done(ctx, UEIP_EINVAL, NULL, why);
+	}
 	if (arg_v4(args, "ue", &lc.ue, why, sizeof(why)) ||
 	    arg_v4(args, "address", &lc.address, why, sizeof(why))) {
 		json_decref(lc.arr);
@@ -1501,11 +1525,14 @@ withdraw_match(struct ueip_mapping *m, void *arg)
 void
 public_cmd_withdraw(struct public *p, json_t *args, ipam_done_fn *done, void *ctx)
 {
+	static const char *const known[] = { "ue", "address", "reason", NULL };
 	struct withdraw_collect wc = { 0 };
 	struct withdraw_ctx *w;
 	json_t *arr;
 	char why[128];
 
+	if (args_known(args, known, why, sizeof(why)))
+		return done(ctx, UEIP_EINVAL, NULL, why);
 	if (arg_v4(args, "ue", &wc.ue, why, sizeof(why)) ||
 	    arg_v4(args, "address", &wc.address, why, sizeof(why)) || (!wc.ue && !wc.address))
 		return done(ctx, UEIP_EINVAL, NULL, wc.ue || wc.address ? why :

@@ -35,6 +35,8 @@
  *         batches (libnftnl + libmnl); the table itself is made with
  *         libnftables. Opening it replaces any table of that name left by
  *         an earlier run (the daemon then adds every mapping from the store).
+ *         It works in the network namespace the caller is in at open (and
+ *         at close, for the cleanup). Layout and rules: dp_nft.c.
  *   null  records what would be programmed (the same bookkeeping, no
  *         kernel); for control-plane-only deployments and running without
  *         root.
@@ -94,7 +96,8 @@ struct ueip_dp_stats {
  * (nft: the table is (re)created empty). 0, UEIP_EINVAL (unknown backend),
  * UEIP_ENOMEM, or a negative errno / UEIP_ECONFIG with why filled (e.g.
  * -EPERM when not root for nft; UEIP_ECONFIG for a table name that is not
- * [A-Za-z_][A-Za-z0-9_]{0,30} or an offset out of range).
+ * [A-Za-z_][A-Za-z0-9_]{0,30} or an offset out of range, and from nft for a
+ * name that is an nft keyword such as "set" or "map").
  */
 int ueip_dp_open(const struct ueip_dp_config *cfg, struct ueip_dp **out, char *why, size_t why_size);
 /* Close; removes the table if cfg->cleanup_on_stop. Queued changes are dropped. NULL is fine. */

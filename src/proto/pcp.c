@@ -396,9 +396,13 @@ decode_options(const uint8_t *p, size_t n, struct ueip_pcp_msg *msg, option_fn f
 static size_t
 options_len(const struct ueip_pcp_msg *msg)
 {
-	return (msg->has_third_party ? PCP_OPT_HDR_LEN + PCP_THIRD_PARTY_LEN : 0) +
-	       (msg->prefer_failure ? PCP_OPT_HDR_LEN + PCP_PREFER_FAILURE_LEN : 0) +
-	       (size_t)msg->nfilters * (PCP_OPT_HDR_LEN + PCP_FILTER_LEN);
+	size_t n = (size_t)msg->nfilters * (PCP_OPT_HDR_LEN + PCP_FILTER_LEN);
+
+	if (msg->has_third_party)
+		n += PCP_OPT_HDR_LEN + PCP_THIRD_PARTY_LEN;
+	if (msg->prefer_failure)
+		n += PCP_OPT_HDR_LEN + PCP_PREFER_FAILURE_LEN;
+	return n;
 }
 
 static uint8_t *

@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from world import (INET_ADDR, MNOS, World, addr_re, expect, ipv4s_in, natpmp_parse,  # noqa: E402
+from world import (INET_ADDR, MNOS, World, addr_re, expect, ipv4s_in, natpmp_parse, netns_list,  # noqa: E402
                    pcp_announce, pcp_map, pcp_option, pcp_parse, binary, run_tests, v4mapped,
                    wait_until, OPT_THIRD_PARTY, PCP_MAP)
 
@@ -66,7 +66,7 @@ def test_world_baseline():
         listener = w.tcp_server("dave", "0.0.0.0", HTTP_PORT)
         # positive control: the listener is up and Dave's gateway reaches it
         expect(w.tcp_connect("gwa", dave.address, HTTP_PORT), "gwa cannot reach dave's listener")
-        expect(listener.peers == [GW_A], f"listener saw {listener.peers}")
+        wait_until(lambda: listener.peers == [GW_A], f"dave's listener to see gwa ({GW_A})", timeout=2)
         # the internet has no route to the private space ...
         err = w.tcp_refused("inet", dave.address, HTTP_PORT, timeout=2)
         expect(err is None, f"inet reached dave's private address: {err}")
@@ -84,7 +84,7 @@ def test_world_baseline():
         expect(listener.peers == [GW_A], f"dave's listener was reached from outside: {listener.peers}")
         expect(w.nft_table("gwa") == "", "a ueip table exists in gwa with no ueipd running")
         prefix = w.prefix
-    left = [ns for ns in os.popen("ip netns list").read().split() if ns.startswith(prefix)]
+    left = [ns for ns in netns_list() if ns.startswith(prefix)]
     expect(not left, f"namespaces left after teardown: {left}")
 
 
@@ -148,7 +148,7 @@ def test_natpmpc():
         expect(got == want, f"bill via {shared}:{eport}: {got} != {want}\n{r.stderr}", w)
 
         # deletion (RFC 6886 §3.4: lifetime 0, suggested external port 0)
-        r = w.run("dave", ["natpmpc", "-g", GW_A, "-a", "0", "8081", "tcp", "0"], timeout=30)
+        w.run("dave", ["natpmpc", "-g", GW_A, "-a", "0", "8081", "tcp", "0"], timeout=30)
         wait_until(lambda: not [x for x in d.public_list(ue=dave.address) if x.get("kind") == "port"],
                    "the port mapping to leave public-list", 5)
         err = w.tcp_refused("bill", shared, eport, timeout=3)
@@ -169,11 +169,9 @@ def test_withdraw_notice():
 
         mark = agent.proc.mark()
         a = d.ctl("public-withdraw", ue=dave.address, reason="e2e")
-        answered = time.monotonic()
         expect(a.get("result") == 0, f"public-withdraw: {a}", w)
         agent.proc.wait_for(r"^withdrawn\b.*$", timeout=1.0, since=mark,
-                            what="the agent to print 'withdrawn' within 1 s of the answer")
-        expect(time.monotonic() - answered <= 1.5, "notice too late")
+                            what="the agent to print 'withdrawn' within 1 s of the operator's answer")
         ev = wait_until(lambda: [e for e in agent.events() if "withdraw" in e[0].lower()],
                         "--on-change to run with UEIP_EVENT=withdrawn", 5)
         expect(ev, "no withdrawal event")
@@ -261,6 +259,41 @@ def test_restart_keeps_mapping():
         expect(e2["epoch"] + 2 >= e1["epoch"] + int(t2 - t1), f"epoch went back: {e1['epoch']} -> {e2['epoch']}", w)
 
 
+def test_restart_without_state_reacquires():
+    """keep_mappings: false: the restarted ueipd has lost the mapping, says so (ANNOUNCE, epoch
+    reset) and the agent asks again: the download works again, never silently dropped."""
+    with World() as w:
+        d, dave, bill = setup(w, {"public": {"keep_mappings": False}})
+        agent = w.start_agent("dave")
+        pub = agent.wait_address()
+        path, want = w.serve_file("dave", HTTP_PORT, 1 << 20)
+        got, _ = w.download("bill", f"http://{pub}:{HTTP_PORT}{path}")
+        expect(got == want, "download before the restart", w)
+        # RFC 6887 §8.5 can only see a state loss when the old epoch was more than ~2 s: a server
+        # that restarts within 2 s of its own start looks "consistent" (0 -> 0). Let it age first.
+        wait_until(lambda: pcp_parse(w.pcp_exchange("dave", pcp_announce(dave.address),
+                                                    src=dave.address))["epoch"] >= 4,
+                   "the PCP epoch to pass 4 s", timeout=10, interval=0.5)
+        mark = agent.proc.mark()
+        d.kill()
+        d.start()
+        agent.proc.wait_for(r"\S", since=mark, timeout=5, what="the agent to report the server's state loss")
+        e = pcp_parse(w.pcp_exchange("dave", pcp_announce(dave.address), src=dave.address))
+        expect(e["result"] == 0 and e["epoch"] < 5, f"epoch after a restart without state: {e}", w)
+
+        def works():
+            cur = agent.current_address()
+            maps = dedicated(d, dave)
+            if not (maps and maps[0]["external"] == cur):
+                return None
+            sha, _ = w.download("bill", f"http://{cur}:{HTTP_PORT}{path}", timeout=10)
+            return cur if sha == want else None
+        cur = wait_until(works, "the agent to re-acquire and the download to work", timeout=15, interval=0.3)
+        expect(in_nft(w, cur), f"{cur} not in gwa's ueip table", w)
+        expect(agent.proc.alive() and "withdrawn" not in agent.proc.stdout()[mark:],
+               f"agent after restart:\n{agent.proc.describe()}", w)
+
+
 # ---------------------------------------------------------------------------
 # (g) expiry without renewal
 
@@ -336,4 +369,5 @@ def test_bad_input():
 
 if __name__ == "__main__":
     run_tests([test_world_baseline, test_dedicated_address_and_download, test_natpmpc, test_withdraw_notice,
-               test_non_ue_refused, test_restart_keeps_mapping, test_expiry_removes_mapping, test_bad_input])
+               test_non_ue_refused, test_restart_keeps_mapping, test_restart_without_state_reacquires,
+               test_expiry_removes_mapping, test_bad_input])

@@ -241,7 +241,8 @@ def _zombie(pid):
 
 def cleanup_leftovers(own_prefix=None):
     """Delete namespaces of earlier worlds whose owner process is gone, and any
-    that carry our own prefix (a dead process had our pid before)."""
+    that carry our own prefix (a dead process had our pid before); remove the
+    work dirs of dead owners."""
     stale = []
     for ns in netns_list():
         m = PREFIX_RE.match(ns)
@@ -251,6 +252,11 @@ def cleanup_leftovers(own_prefix=None):
             stale.append(ns)
     if stale:
         kill_netns(stale)
+    tmp = tempfile.gettempdir()
+    for d in os.listdir(tmp):
+        m = re.match(r"^ueip-e2e-(ue(\d+)(?:_\d+)?-)", d)
+        if m and (m.group(1) != own_prefix) and not pid_alive(int(m.group(2))):
+            shutil.rmtree(os.path.join(tmp, d), ignore_errors=True)
     return stale
 
 
@@ -364,9 +370,9 @@ class TcpServer:
 MNOS = {
     # key: gateway ns, internet-side address, UE-side gateway, public pool, PLMN, set, member
     "a": dict(gw="gwa", inet="192.0.2.1", ue_gw="100.64.0.1", ue_net="100.64.0.0/10",
-              public="198.51.100.0/24", plmn="00101", set="set-a", member="smf-a1", name="MNO A"),
+              public="198.51.100.0/24", public_range="198.51.100.10-198.51.100.250", plmn="00101", set="set-a", member="smf-a1", name="MNO A"),
     "b": dict(gw="gwb", inet="192.0.2.2", ue_gw="100.64.0.1", ue_net="100.64.0.0/10",
-              public="203.0.113.0/24", plmn="00102", set="set-b", member="smf-b1", name="MNO B"),
+              public="203.0.113.0/24", public_range="203.0.113.10-203.0.113.250", plmn="00102", set="set-b", member="smf-b1", name="MNO B"),
 }
 INET_ADDR = "192.0.2.254"
 INET_NET = "192.0.2.0/24"
@@ -602,8 +608,12 @@ class World:
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else [str(c) for c in cmd]
         if ns is not None:
             argv = ["ip", "netns", "exec", self.ns(ns)] + argv
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input,
-                           env=None if env is None else {**os.environ, **env})
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input,
+                               env=None if env is None else {**os.environ, **env})
+        except subprocess.TimeoutExpired as e:
+            raise TestFailure(f"{' '.join(argv)}: no exit within {timeout}s (killed)\n"
+                              f"stdout: {(e.stdout or b'')[-2000:]!r}\nstderr: {(e.stderr or b'')[-2000:]!r}") from None
         if check and r.returncode != 0:
             raise TestFailure(f"{' '.join(argv)} -> {r.returncode}\nstdout: {r.stdout[-2000:]}\n"
                               f"stderr: {r.stderr[-2000:]}")
@@ -699,7 +709,7 @@ class World:
             "log": {"level": "debug"},
             "public": {
                 "pcp": {"address": f"{m['ue_gw']}:{PCP_PORT}"},
-                "pools": [{"name": f"pub-{mno}", "ipv4": m["public"]}],
+                "pools": [{"name": f"pub-{mno}", "ipv4": m["public_range"]}],  # network/broadcast kept out
                 "shared": {"pool": f"pub-{mno}"},
             },
             "dataplane": {"backend": "nft", "table": "ueip", "cleanup_on_stop": True},
