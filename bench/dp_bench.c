@@ -264,11 +264,14 @@ bench(const char *backend, const struct opts *o)
 	if (rc)
 		goto out;
 	report("install", o, &r);
-	printf("    memory: RSS %.1f MB (+%.1f MB, peak %.1f MB); kernel slab +%.1f MB "
-	       "(machine-wide, approximate)\n", status_kb("/proc/self/status", "VmRSS:") / 1024.0,
-	       (status_kb("/proc/self/status", "VmRSS:") - rss0) / 1024.0,
-	       status_kb("/proc/self/status", "VmHWM:") / 1024.0,
-	       (status_kb("/proc/meminfo", "Slab:") - slab0) / 1024.0);
+	{
+		double rss = (double)status_kb("/proc/self/status", "VmRSS:") / 1024.0;
+		double hwm = (double)status_kb("/proc/self/status", "VmHWM:") / 1024.0;
+		double slab = (double)(status_kb("/proc/meminfo", "Slab:") - slab0) / 1024.0;
+
+		printf("    memory: RSS %.1f MB (+%.1f MB, peak %.1f MB); kernel slab %+.1f MB "
+		       "(machine-wide, approximate)\n", rss, rss - (double)rss0 / 1024.0, hwm, slab);
+	}
 	if (!o->keep && !o->no_delete) {
 		rc = phase(dp, o, 0, &r);
 		if (rc)

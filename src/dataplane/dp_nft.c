@@ -455,11 +455,15 @@ batch_build(struct batch *bt, struct nft_state *st, const struct ueip_dp_mapping
 	    const uint8_t *add, size_t n)
 {
 	size_t count[2][S_COUNT] = { { 0 } };
+	struct elem el[UEIP_DP_FILTERS_MAX];
 	int last_op = -1, last_set = -1, rc;
 
+	/* Elements per (operation, set); no message for a set without any. */
 	for (size_t i = 0; i < n; i++)
 		for (int s = 0; s < S_COUNT; s++)
-			count[add[i] != 0][s] += touches(&m[i], s) != 0;
+			if (touches(&m[i], s))
+				count[add[i] != 0][s] += sets[s].interval ? mapping_elems(&m[i], s, el)
+									  : 1;
 	for (int op = 0; op < 2; op++)
 		for (int s = 0; s < S_COUNT; s++)
 			if (count[op][s]) {
