@@ -1095,7 +1095,10 @@ on_announce(struct ueip_client *c, const struct ueip_pcp_msg *rsp, int solicited
 		c->ann.epoch = rsp->epoch;
 		c->ann.next_ms = 0;
 	}
-	if (!epoch_ok)
+	/* An unsolicited ANNOUNCE is sent only after a server lost state; renewing costs one
+	 * exchange and catches a loss the epoch check cannot see (a restart within two
+	 * seconds of the previous start reads as a consistent epoch 0 -> 0). */
+	if (!epoch_ok || !solicited)
 		state_lost(c, 1, rsp->epoch, -1, now);
 	else
 		ev_push(c, &ev);
