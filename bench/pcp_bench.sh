@@ -14,7 +14,7 @@
 #   --duration  seconds per measured cell (default 10)
 #   --window    requests outstanding, closed loop (default 8)
 #   --sources   client source addresses (default 100)
-#   --prefill-timeout  seconds allowed to reach each level (default 1200); a
+#   --prefill-timeout  seconds allowed to reach each level (default 1800); a
 #               server that is slower is measured at the level it reached
 #   --new-count fresh mappings per "new" cell (default: max(50, level/10));
 #               they are deleted again ("delete" cell) so the level holds
@@ -36,9 +36,9 @@ DURATION=10
 WINDOW=8
 SOURCES=100
 PER_SOURCE=1000
-PREFILL_TIMEOUT=1200
+PREFILL_TIMEOUT=1800
 NEW_COUNT=""
-TIMEOUT_MS=300000          # a slow server is measured, not retransmitted to
+TIMEOUT_MS=60000           # 20x the slowest answer seen (miniupnpd, 10 k): measured, not retransmitted to
 DO_MU=1
 DO_UEIPD=1
 PIN=1
@@ -121,6 +121,9 @@ cpu_ticks() {  # utime+stime of a pid, in clock ticks
     set -- $s
     echo $(( ${12} + ${13} ))
 }
+# On-CPU time of a pid in ns from /proc/PID/schedstat (what utime+stime count,
+# in 10 ms ticks); empty when the kernel has no schedstat.
+cpu_ns() { awk '{ print $1; exit }' /proc/"$1"/schedstat 2>/dev/null || true; }
 sys_busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 lg() { awk -v n="$2" '$1 == n { print $2; exit }' "$1"; }   # a figure of a loadgen output
 fmt() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "" || v == "n/a") print "n/a"; else printf "%.*f", d, v }'; }
@@ -132,11 +135,11 @@ declare -A R=()
 # loadgen_cell SERVER PID LEVEL CELL OUT [loadgen args...]
 loadgen_cell() {
     local server="$1" pid="$2" level="$3" cell="$4" out="$5"; shift 5
-    local c0 c1 b0 b1 t0 t1 rc=0 answered ticks wall lcpu key="$server|$level|$cell"
+    local c0 c1 n0 n1 b0 b1 t0 t1 rc=0 answered ticks cpu_s wall lcpu key="$server|$level|$cell"
     note "command: ip netns exec $W_NS_CL ${LOAD_CPU[*]} $LOADGEN $*"
-    c0="$(cpu_ticks "$pid")"; b0="$(sys_busy_ticks)"; t0="$(now_us)"
+    c0="$(cpu_ticks "$pid")"; n0="$(cpu_ns "$pid")"; b0="$(sys_busy_ticks)"; t0="$(now_us)"
     ip netns exec "$W_NS_CL" "${LOAD_CPU[@]}" "$LOADGEN" "$@" >"$out" 2>"$out.err" || rc=$?
-    c1="$(cpu_ticks "$pid")"; b1="$(sys_busy_ticks)"; t1="$(now_us)"
+    c1="$(cpu_ticks "$pid")"; n1="$(cpu_ns "$pid")"; b1="$(sys_busy_ticks)"; t1="$(now_us)"
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
         cat "$out" "$out.err" >&2
         die "pcp_loadgen failed (exit $rc)"
@@ -157,11 +160,21 @@ loadgen_cell() {
     R[$key|elapsed_s]="$(lg "$out" "${p}elapsed_s")"
     R[$key|level_after]="$(lg "$out" mappings_level_after)"
     R[$key|level_reached]="$(lg "$out" mappings_level)"
-    R[$key|server_cpu_s]="$(awk -v t="$ticks" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }')"
-    R[$key|cpu_us]="$(awk -v t="$ticks" -v hz="$CLK_TCK" -v n="$answered" \
+    # Server CPU: schedstat's ns when there, else the ticks of utime+stime.
+    if [ -n "$n0" ] && [ -n "$n1" ]; then
+        cpu_s="$(awk -v a="$n0" -v b="$n1" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')"
+        R[$key|cpu_rough]=0
+    else
+        cpu_s="$(awk -v t="$ticks" -v hz="$CLK_TCK" 'BEGIN { printf "%.6f", t / hz }')"
+        R[$key|cpu_rough]="$(awk -v s="$cpu_s" 'BEGIN { print (s < 0.5) ? 1 : 0 }')"
+    fi
+    R[$key|server_cpu_s]="$cpu_s"
+    R[$key|cpu_us]="$(awk -v s="$cpu_s" -v n="$answered" \
+        'BEGIN { if (n > 0) printf "%.1f", s * 1e6 / n; else print "n/a" }')"
+    R[$key|cpu_us_stat]="$(awk -v t="$ticks" -v hz="$CLK_TCK" -v n="$answered" \
         'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "n/a" }')"
-    R[$key|foreign]="$(awk -v b=$((b1 - b0)) -v t="$ticks" -v l="${lcpu:-0}" -v w="$wall" -v hz="$CLK_TCK" \
-        'BEGIN { f = (b - t) / hz - l; if (f < 0) f = 0; printf "%.2f", w > 0 ? f / w : 0 }')"
+    R[$key|foreign]="$(awk -v b=$((b1 - b0)) -v s="$cpu_s" -v l="${lcpu:-0}" -v w="$wall" -v hz="$CLK_TCK" \
+        'BEGIN { f = b / hz - s - l; if (f < 0) f = 0; printf "%.2f", (w > 0 ? f / w : 0) }')"
     R[$key|results]="$(awk -v p="${p}result_" 'index($1, p) == 1 && $2 > 0 { sub(p, "", $1); printf "%s%s=%s", s, $1, $2; s = "," }' "$out")"
     local lab="{mappings=\"$level\"}"
     figure "${server}_${cell}_answered$lab" "$answered"
@@ -170,6 +183,8 @@ loadgen_cell() {
     figure "${server}_${cell}_latency_p99_us$lab" "${R[$key|p99_us]}"
     figure "${server}_${cell}_latency_max_us$lab" "${R[$key|max_us]}"
     figure "${server}_${cell}_cpu_us_per_request$lab" "${R[$key|cpu_us]}"
+    figure "${server}_${cell}_cpu_us_per_request_stat$lab" "${R[$key|cpu_us_stat]}"
+    figure "${server}_${cell}_server_cpu_s$lab" "${R[$key|server_cpu_s]}"
     figure "${server}_${cell}_timeouts$lab" "${R[$key|timeouts]}"
     figure "${server}_${cell}_foreign_cpu_cores$lab" "${R[$key|foreign]}"
     note "$server $cell at $level: results ${R[$key|results]:-none}"
@@ -238,11 +253,11 @@ run_miniupnpd() {
     note "== miniupnpd $("$MU_BIN" --version 2>/dev/null | head -n1 | cut -d' ' -f2) (nftables backend)," \
          "$SOURCES sources, window $WINDOW, ${DURATION}s per cell"
     world_up "m$$"
-    world_add_sources 10.77.1.1 "$SOURCES"
+    world_add_sources 10.77.128.1 "$SOURCES" 10.77.128.0/17
     mkdir -p "$TMP/mu"
     mu_start "$TMP/mu" "${SERVER_CPU[@]}" || die "miniupnpd did not start"
     note "miniupnpd pid $MU_PID in $W_NS_GW, config $TMP/mu/miniupnpd.conf, external ${W_EXT_ADDR}"
-    bench_server miniupnpd "$MU_PID" 10.77.1.1
+    bench_server miniupnpd "$MU_PID" 10.77.128.1
     mu_stop
     world_down
 }
@@ -289,17 +304,22 @@ run_ueipd() {
 cell_text() {  # server level cell: "req/s p50 p99 cpu" columns, n/a when absent
     local k="$1|$2|$3"
     if [ -z "${R[$k|per_sec]:-}" ]; then printf '%9s %8s %8s %9s' n/a n/a n/a n/a; return; fi
+    local cpu
+    cpu="$(awk -v v="${R[$k|cpu_us]}" 'BEGIN { if (v == "n/a") print v; else printf (v < 100 ? "%.1f" : "%.0f"), v }')"
+    [ "${R[$k|cpu_rough]}" = 0 ] || cpu="~$cpu"
     printf '%9s %8s %8s %9s' "$(fmt "${R[$k|per_sec]}" 0)" "$(fmt "$(awk -v v="${R[$k|p50_us]}" 'BEGIN { print v / 1000 }')" 2)" \
-        "$(fmt "$(awk -v v="${R[$k|p99_us]}" 'BEGIN { print v / 1000 }')" 2)" "$(fmt "${R[$k|cpu_us]}" 0)"
+        "$(fmt "$(awk -v v="${R[$k|p99_us]}" 'BEGIN { print v / 1000 }')" 2)" "$cpu"
 }
 
 print_table() {
     local level cell both=0 u m
     note ""
     note "== PCP, closed loop, window $WINDOW, $SOURCES sources, ${DURATION}s per cell; latency in ms, CPU in us of server CPU per answered request"
-    note "   provisional unless the foreign_cpu_cores figures above are ~0: the machine's 2 cores may be shared"
-    printf '# %-9s %-8s | %-38s | %-38s | %s\n' mappings cell "miniupnpd: req/s  p50  p99  CPU/req" \
-        "ueipd: req/s  p50  p99  CPU/req" "ueipd/miniupnpd: req/s, CPU(mu/ueipd)"
+    note "   provisional unless the foreign_cpu_cores figures above are ~0: the machine's 2 cores may be shared;"
+    note "   CPU = the server's on-CPU time (/proc/PID/schedstat; ~ = from 10 ms stat ticks, under 0.5 s: rough)"
+    printf '# %-9s %-8s | %-37s | %-37s | %s\n' "" "" miniupnpd ueipd "ueipd/miniupnpd"
+    printf '# %-9s %-8s | %9s %8s %8s %9s | %9s %8s %8s %9s | %s\n' mappings cell \
+        req/s "p50 ms" "p99 ms" "CPU us" req/s "p50 ms" "p99 ms" "CPU us" "req/s, CPU mu/ueipd"
     for level in $LEVELS; do
         for cell in prefill $MODES; do
             [ -n "${R[miniupnpd|$level|$cell|per_sec]:-}${R[ueipd|$level|$cell|per_sec]:-}" ] || continue
@@ -310,7 +330,7 @@ print_table() {
                 ratio="$(awk -v u="$u" -v m="$m" -v cu="${R[ueipd|$level|$cell|cpu_us]}" -v cm="${R[miniupnpd|$level|$cell|cpu_us]}" \
                     'BEGIN { r = m > 0 ? sprintf("%.1fx", u / m) : "n/a";
                              c = (cu > 0 && cm != "n/a") ? sprintf("%.1fx", cm / cu) : "n/a"; print r ", " c }')"
-                figure "ueipd_vs_miniupnpd_${cell}_ratio{mappings=\"$level\"}" "$(awk -v u="$u" -v m="$m" 'BEGIN { printf "%.2f", m > 0 ? u / m : 0 }')"
+                figure "ueipd_vs_miniupnpd_${cell}_ratio{mappings=\"$level\"}" "$(awk -v u="$u" -v m="$m" 'BEGIN { printf "%.2f", (m > 0 ? u / m : 0) }')"
             fi
             printf '# %-9s %-8s | %s | %s | %s\n' "$level" "$cell" "$(cell_text miniupnpd "$level" "$cell")" \
                 "$(cell_text ueipd "$level" "$cell")" "$ratio"

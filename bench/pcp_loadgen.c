@@ -44,7 +44,7 @@
  *
  * Load. Closed loop with at most --window requests outstanding, or open
  * loop at --rate requests/s (still at most --window outstanding; the
- * offered rate achieved is printed). A request unanswered after
+ * offered rate achieved is printed). The prefill is always closed loop. A request unanswered after
  * --timeout-ms is sent again, identical, up to --retries times, then
  * counted as a timeout. Latency runs from its first transmission to the
  * answer. At most one request per mapping (per source for ANNOUNCE) is
@@ -62,7 +62,9 @@
  * recvmmsg, requests queued for the same socket go out in one sendmmsg.
  * Outstanding requests sit in a ring ordered by deadline (all timeouts are
  * equal); an entry whose request has been answered is skipped when it
- * reaches the head. Latencies go into a log-linear histogram (64 steps per
+ * reaches the head, or dropped when the ring is full and is compacted.
+ * Rates are answers over the time from the first request to the last
+ * answer: the wait for requests that are never answered is not counted. Latencies go into a log-linear histogram (64 steps per
  * power of two, under 1.6 % error), so memory does not grow with the run.
  *
  * Output: "name value" lines, comments start with "# ". Exit 0, 1 on a
@@ -650,12 +652,12 @@ sockets_close(void)
 
 /* ---- sending ---- */
 
-static int
+static void
 tx_flush(struct phase *ph)
 {
 	unsigned done = 0;
 
-	while (done < tx.n) {
+	while (done < tx.n && stop_signal < 2) {
 		int n = sendmmsg(fds[tx.src], tx.msg + done, tx.n - done, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -674,7 +676,6 @@ tx_flush(struct phase *ph)
 		done += (unsigned)n;
 	}
 	tx.n = 0;
-	return 0;
 }
 
 static void
@@ -683,6 +684,25 @@ ring_push(uint32_t k, uint32_t seq, uint64_t deadline)
 	ring[(ring_head + ring_len) & (ring_cap - 1)] =
 		(struct ring_entry){ .deadline_ns = deadline, .k = k, .seq = seq };
 	ring_len++;
+}
+
+/*
+ * Drop the entries of requests answered (or sent again) since they were
+ * queued. At most window entries are live, so this frees at least
+ * ring_cap - window slots: a request that is never answered holds up the
+ * head until its deadline, but never the sending.
+ */
+static void
+ring_compact(void)
+{
+	uint32_t kept = 0;
+
+	for (uint32_t i = 0; i < ring_len; i++) {
+		struct ring_entry e = ring[(ring_head + i) & (ring_cap - 1)];
+		if (items[e.k].busy && items[e.k].seq == e.seq)
+			ring[(ring_head + kept++) & (ring_cap - 1)] = e;
+	}
+	ring_len = kept;
 }
 
 /* Queue one transmission of item k (a new request or a retransmission). */
@@ -744,8 +764,12 @@ fill(struct phase *ph, struct gen *g, uint64_t now)
 		double due = opt.rate * (double)(now - ph->t0_ns) / 1e9 + 1;
 		allowed = due > (double)ph->issued ? (uint64_t)(due - (double)ph->issued) : 0;
 	}
-	while (allowed > 0 && outstanding < window && ring_len < ring_cap && !gen_exhausted(g, ph)) {
-		int64_t k = gen_next(g);
+	while (allowed > 0 && outstanding < window && !gen_exhausted(g, ph)) {
+		int64_t k;
+
+		if (ring_len == ring_cap)
+			ring_compact();
+		k = gen_next(g);
 		if (k < 0)
 			break;
 		items[k].busy = 1;
@@ -976,8 +1000,8 @@ run_phase(int ep, struct phase *ph, struct gen *g)
 		for (int i = 0; i < n; i++)
 			receive(ph, evs[i].data.u32);
 	}
-	if (ph->answered == 0 || ph->timeouts || ph->abandoned)
-		ph->t_end_ns = now_ns();
+	if (ph->answered == 0)
+		ph->t_end_ns = now_ns();	/* else the last answer: waiting for lost ones is not counted */
 	/* Forget whatever is left (abandoned) so that the next phase starts clean. */
 	for (uint32_t i = 0; i < ring_len; i++)
 		items[ring[(ring_head + i) & (ring_cap - 1)].k].busy = 0;

@@ -8,11 +8,11 @@
 #   bash bench/miniupnpd/setup.sh down DIR           stop miniupnpd, delete the world
 # after `up`, e.g.:
 #   ip netns exec "$(cat DIR/ns_cl)" build/bench/pcp_loadgen --server 10.77.0.1 \
-#       --sources SOURCES --source-base 10.77.1.1 --prefill 100 --mode renew
+#       --sources SOURCES --source-base 10.77.128.1 --prefill 100 --mode renew
 #
 # The world (TAG unique per run; interface names stay under 16 characters):
 #
-#   pcp-cl-TAG  load generator   pcc<TAG>  10.77.0.2/16, sources 10.77.1.1 ... (/32)
+#   pcp-cl-TAG  load generator   pcc<TAG>  10.77.0.2/16, sources 10.77.128.1 ... (/32)
 #        |  veth
 #   pcp-gw-TAG  the PCP server   pcg<TAG>  10.77.0.1/16   (PCP on 10.77.0.1:5351)
 #        |  veth                 pcx<TAG>  11.99.0.1/24   (miniupnpd's external side)
@@ -62,26 +62,23 @@ world_up() {
     ip -n "$W_NS_GW" link set "$W_IF_GI" up
     ip -n "$W_NS_GW" link set "$W_IF_GX" up
     ip -n "$W_NS_EX" link set "$W_IF_EX" up
-    # Many sources answer ARP from one interface; keep the neighbour table big enough.
-    ip netns exec "$W_NS_GW" sysctl -qw net.ipv4.neigh.default.gc_thresh1=4096 \
-        net.ipv4.neigh.default.gc_thresh2=65536 net.ipv4.neigh.default.gc_thresh3=131072
 }
 
-# world_add_sources FIRST N [ROUTE]: add N consecutive /32 addresses from FIRST
-# to the load generator's interface; with ROUTE (a prefix outside 10.77/16,
-# e.g. 100.64.0.0/10 for ueipd's UE addresses) the gateway routes it back
-# via the load generator.
+# world_add_sources FIRST N ROUTE: add N consecutive /32 addresses from FIRST
+# to the load generator's interface, and a route for the prefix ROUTE that
+# holds them, via the load generator, in the gateway. Routed rather than
+# on-link, so the gateway keeps one neighbour entry, not one per source
+# (the table holds 1024 by default): 10.77.128.0/17 for miniupnpd (inside
+# its LAN 10.77/16, which it requires), 100.64.0.0/10 for ueipd's UE addresses.
 world_add_sources() {
-    local first="$1" n="$2" route="${3:-}"
+    local first="$1" n="$2" route="$3"
     python3 - "$first" "$n" "$W_IF_CL" <<'PY' | ip -n "$W_NS_CL" -batch -
 import ipaddress, sys
 first, n, dev = ipaddress.ip_address(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 for i in range(n):
     print(f"addr add {first + i}/32 dev {dev}")
 PY
-    if [ -n "$route" ]; then
-        ip -n "$W_NS_GW" route add "$route" via "$W_CL_ADDR"
-    fi
+    ip -n "$W_NS_GW" route add "$route" via "$W_CL_ADDR"
 }
 
 # world_down: end every process left in our namespaces (they are private to
@@ -90,10 +87,9 @@ world_down() {
     [ -n "$W_TAG" ] || return 0
     local ns p
     for ns in "$W_NS_CL" "$W_NS_GW" "$W_NS_EX"; do
-        if ip netns list 2>/dev/null | awk '{ print $1 }' | grep -qx "$ns"; then
-            for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-            ip netns del "$ns" 2>/dev/null
-        fi
+        [ -e "/run/netns/$ns" ] || continue
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+        ip netns del "$ns" 2>/dev/null || echo "setup.sh: could not delete namespace $ns" >&2
     done
     W_TAG=""
 }
@@ -179,11 +175,11 @@ mu_start() {
 mu_stop() {
     [ -n "$MU_PID" ] || return 0
     if kill -0 "$MU_PID" 2>/dev/null; then
-        kill -TERM "$MU_PID" 2>/dev/null
+        kill -TERM "$MU_PID" 2>/dev/null || true
         for _ in $(seq 1 100); do kill -0 "$MU_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$MU_PID" 2>/dev/null
+        kill -KILL "$MU_PID" 2>/dev/null || true
     fi
-    wait "$MU_PID" 2>/dev/null
+    wait "$MU_PID" 2>/dev/null || true      # a child only with MU_DEBUG=1
     MU_PID=""
     return 0
 }
@@ -199,7 +195,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
             mkdir -p "$dir"
             dir="$(cd "$dir" && pwd)"
             world_up "$$"
-            world_add_sources 10.77.1.1 "${3:-100}"
+            world_add_sources 10.77.128.1 "${3:-100}" 10.77.128.0/17
             mu_start "$dir"
             echo "$W_TAG" >"$dir/tag"; echo "$W_NS_CL" >"$dir/ns_cl"; echo "$W_NS_GW" >"$dir/ns_gw"
             echo "$MU_PID" >"$dir/mu_pid"
