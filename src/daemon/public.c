@@ -380,26 +380,53 @@ dedicated_holding_key(const struct public *p, const struct ueip_mapping *m, int 
 		 UEIP_RESERVED_DNN_SUFFIX);
 }
 
+/* The first mapping pred accepts, or NULL (ids are 64-bit: they never pass through an int). */
+struct first_match {
+	int (*pred)(const struct ueip_mapping *m, const void *arg);
+	const void *arg;
+	struct ueip_mapping *found;
+};
+
+static int
+first_match_one(struct ueip_mapping *m, void *arg)
+{
+	struct first_match *f = arg;
+
+	if (!f->pred(m, f->arg))
+		return 0;
+	f->found = m;
+	return 1;
+}
+
+static struct ueip_mapping *
+find_first(struct public *p, int (*pred)(const struct ueip_mapping *m, const void *arg), const void *arg)
+{
+	struct first_match f = { pred, arg, NULL };
+
+	ueip_mappings_each(&p->maps, first_match_one, &f);
+	return f.found;
+}
+
 static void mapping_end(struct public *p, struct ueip_mapping *m, enum end_reason why, int notify);
 
 static int
-end_on_address(struct ueip_mapping *m, void *arg)
+rides_on(const struct ueip_mapping *m, const void *arg)
 {
-	struct ueip_mapping *ded = arg;
+	const struct ueip_mapping *ded = arg;
 
-	return m != ded && m->internal == ded->internal && m->external == ded->external ? (int)m->id : 0;
+	return m != ded && m->internal == ded->internal && m->external == ded->external;
 }
 
 /* Mappings riding on a dedicated address end with it. */
 static void
 end_riders(struct public *p, struct ueip_mapping *ded, enum end_reason why, int notify)
 {
-	int id;
+	struct ueip_mapping *m;
 
 	if (!ueip_mappings_counts(&p->maps, ded->internal).ports)
 		return;
-	while ((id = ueip_mappings_each(&p->maps, end_on_address, ded)))
-		mapping_end(p, ueip_mappings_get(&p->maps, (uint64_t)id), why, notify);
+	while ((m = find_first(p, rides_on, ded)))
+		mapping_end(p, m, why, notify);
 }
 
 static void
@@ -1134,9 +1161,9 @@ announce_one(uint32_t addr, uint16_t port, int via, void *arg)
 }
 
 static int
-drop_for_reset(struct ueip_mapping *m, void *arg)
+any_mapping(const struct ueip_mapping *m, const void *arg)
 {
-	return (int)m->id;
+	return 1;
 }
 
 /* Mapping state is gone (empty epoch record, or keep_mappings: false): start a new epoch and tell everyone. */
@@ -1144,10 +1171,10 @@ static void
 state_reset(struct public *p)
 {
 	char text[32];
-	int id;
+	struct ueip_mapping *m;
 
-	while ((id = ueip_mappings_each(&p->maps, drop_for_reset, NULL)))
-		mapping_end(p, ueip_mappings_get(&p->maps, (uint64_t)id), END_RESET, 0);
+	while ((m = find_first(p, any_mapping, NULL)))
+		mapping_end(p, m, END_RESET, 0);
 	p->epoch_start_ms = now_ms(p);
 	snprintf(text, sizeof(text), "%lld", (long long)p->epoch_start_ms);
 	p->env.batch(p->env.arg);
@@ -1267,18 +1294,18 @@ public_tick(struct public *p)
 }
 
 static int
-find_by_ue_session(struct ueip_mapping *m, void *arg)
+of_ue_session(const struct ueip_mapping *m, const void *arg)
 {
 	const struct ueip_session *s = arg;
 
-	return ueip_session_key_equal(&m->ue, &s->key) ? (int)m->id : 0;
+	return ueip_session_key_equal(&m->ue, &s->key);
 }
 
 void
 public_on_session_gone(void *arg, const struct ueip_session *s)
 {
 	struct public *p = arg;
-	int id;
+	struct ueip_mapping *m;
 
 	struct ueip_mapping_counts c;
 
@@ -1287,8 +1314,8 @@ public_on_session_gone(void *arg, const struct ueip_session *s)
 	c = ueip_mappings_counts(&p->maps, ipam_session_v4(p->ipam, s));
 	if (!c.dedicated && !c.ports)
 		return;
-	while ((id = ueip_mappings_each(&p->maps, find_by_ue_session, (void *)s)))
-		mapping_end(p, ueip_mappings_get(&p->maps, (uint64_t)id), END_SESSION, 1);
+	while ((m = find_first(p, of_ue_session, s)))
+		mapping_end(p, m, END_SESSION, 1);
 }
 
 struct pool_match {
@@ -1297,11 +1324,11 @@ struct pool_match {
 };
 
 static int
-find_in_pool(struct ueip_mapping *m, void *arg)
+in_pool(const struct ueip_mapping *m, const void *arg)
 {
-	struct pool_match *pm = arg;
+	const struct pool_match *pm = arg;
 
-	return public_pool_index(pm->p->cfg, m->external) == (int)pm->pool ? (int)m->id : 0;
+	return public_pool_index(pm->p->cfg, m->external) == (int)pm->pool;
 }
 
 static int
@@ -1333,7 +1360,7 @@ shared_drop_pool(struct public *p, const char *pool)
 void
 public_reload(struct public *p, struct ueip_config *cfg, const struct ueip_config *next)
 {
-	int id;
+	struct ueip_mapping *m;
 
 	for (unsigned i = 0; i < cfg->npublic_pools; i++) {
 		struct pool_match pm = { p, i };
@@ -1341,8 +1368,8 @@ public_reload(struct public *p, struct ueip_config *cfg, const struct ueip_confi
 			continue;
 		ueip_log_warn("public", "public pool %s removed by reload: withdrawing its mappings",
 			      cfg->public_pools[i].name);
-		while ((id = ueip_mappings_each(&p->maps, find_in_pool, &pm)))
-			mapping_end(p, ueip_mappings_get(&p->maps, (uint64_t)id), END_POOL, 1);
+		while ((m = find_first(p, in_pool, &pm)))
+			mapping_end(p, m, END_POOL, 1);
 		shared_drop_pool(p, cfg->public_pools[i].name);
 	}
 	memcpy(cfg->public_pools, next->public_pools, sizeof(cfg->public_pools));
